@@ -1,0 +1,403 @@
+#!/usr/bin/python3
+"""tamperscope interference lab: runs every scenario in network namespaces and writes captures + truth files.
+
+Usage (root): lab.py --seed N --out DIR [SCENARIO...]   (run.sh installs the dependencies and calls this)
+"""
+import argparse
+import datetime
+import json
+import os
+import random
+import shutil
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from labnet import (BLOCKPAGE, CLIENT, RESOLVER, SRV, Procs, ipt, nx, out, reset_censor, setup_topology,  # noqa
+                    sh, teardown_ns, wait_for, write_json)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY = "/usr/bin/python3"
+VENV_PY = os.environ.get("TSL_VENV_PY", "/opt/tamperscope-lab/venv/bin/python")
+
+BLOCK_POOL = ["rutracker.example", "azattyq.example", "currenttime.example", "pinterest.example",
+              "xakep.example", "regnum.example", "compromat.example", "cont-ws.example", "knews.example",
+              "stanradar.example", "ukraina.example", "sproot.example", "360tv.example", "for-kg.example",
+              "astrakhan-news.example", "tsargrad.example", "googlevideo.example", "vk-video.example"]
+ALLOW_POOL = ["pinimg.example", "weather.example", "library.example", "shop.example", "news-ok.example",
+              "wiki.example", "maps.example", "mail.example", "bank.example", "school.example",
+              "travel.example", "sports.example"]
+# answers of the forged DNS responses: a fixed pool of addresses (documentation ranges, unroutable here)
+DNS_POOL = ["198.51.100.%d" % i for i in (7, 23, 44, 61, 88, 101, 130, 157)]
+BLOCK_ADDR = "10.10.34.35"
+
+BLOCKPAGE_HTML = ("<html><head><title>Access restricted</title></head><body>"
+                  "<h1>Access to this resource is restricted</h1>"
+                  "<p>The requested resource is included in the registry of restricted internet resources "
+                  "(tamperscope lab block page).</p></body></html>\n")
+
+
+def iso(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Lab:
+    def __init__(self, seed, outdir, work):
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.out = outdir
+        self.work = work
+        self.procs = Procs(work)
+        self._port = self.rng.randint(21000, 39000)
+        rng = self.rng
+        self.server_ttl = rng.choice([64, 128])
+        self.censor_ttl = rng.choice([t for t in (64, 128, 255) if t != self.server_ttl])
+        blocked = BLOCK_POOL[:]
+        rng.shuffle(blocked)
+        allowed = ALLOW_POOL[:]
+        rng.shuffle(allowed)
+        self.blocked = blocked
+        self.allowed = allowed
+        self.names = sorted(set(blocked + allowed))
+        self.global_procs = []
+
+    # ------------------------------------------------------------------ helpers
+    def port(self):
+        self._port += self.rng.randint(3, 97)
+        return self._port
+
+    def take_blocked(self):
+        return self.blocked.pop()
+
+    def take_allowed(self):
+        return self.allowed.pop()
+
+    def flow(self, cport, server, sport, proto, expected, trigger=None, note=None, client=CLIENT):
+        f = {"client": "%s:%d" % (client, cport), "server": "%s:%d" % (server, sport), "proto": proto,
+             "expected": expected}
+        if trigger:
+            f["trigger"] = trigger
+        if note:
+            f["note"] = note
+        return f
+
+    def capture(self, name, ns="tsl-cli", iface="c0", snaplen=1600):
+        path = os.path.join(self.out, name + ".pcap")
+        if os.path.exists(path):
+            os.unlink(path)
+        log = os.path.join(self.work, "tcpdump-%s.log" % name)
+        p = self.procs.start(ns, "tcpdump -n --immediate-mode -i %s -s %d -U -Z root -w %s not arp and not ip6" % (iface, snaplen, path),
+                             "tcpdump-%s" % name)
+        wait_for(lambda: "listening on" in open(log).read() if os.path.exists(log) else False, 5)
+        time.sleep(0.2)
+        return p
+
+    def stop_capture(self, p):
+        time.sleep(0.5)
+        self.procs.stop(p, sig=2)
+
+    def curl(self, url, cport, extra="", max_time=5, resolve=None):
+        cmd = "curl -sS -o /dev/null -w '%%{http_code} %%{size_download} %%{time_total}' --max-time %s --local-port %d %s" % (
+            max_time, cport, extra)
+        if resolve:
+            cmd += " --resolve %s" % resolve
+        cmd += " --cacert %s/ca/lab-ca.pem '%s'" % (self.work, url)
+        r = sh("ip netns exec tsl-cli timeout %d %s" % (max_time + 5, cmd), check=False, capture=True,
+               timeout=max_time + 10)
+        self.note("curl %s port %d -> rc=%d %s %s" % (url, cport, r.returncode, r.stdout.strip(), r.stderr.strip()[:200]))
+        return r
+
+    def http(self, name, ip, cport, path="/", https=False, **kw):
+        scheme, p = ("https", 443) if https else ("http", 80)
+        return self.curl("%s://%s%s" % (scheme, name, path), cport, resolve="%s:%d:%s" % (name, p, ip), **kw)
+
+    def dig(self, name, cport, timeout=3):
+        r = sh("ip netns exec tsl-cli timeout %d dig +tries=1 +time=%d -b %s#%d @%s %s A" % (
+            timeout + 3, timeout, CLIENT, cport, RESOLVER, name), check=False, capture=True, timeout=timeout + 8)
+        ans = [l for l in r.stdout.splitlines() if "\tIN\tA\t" in l or "status:" in l]
+        self.note("dig %s port %d -> %s" % (name, cport, " | ".join(ans)))
+        return r
+
+    def note(self, msg):
+        with open(os.path.join(self.work, "lab.log"), "a") as f:
+            f.write("%.3f %s\n" % (time.time(), msg))
+        print("   ", msg, flush=True)
+
+    def truth(self, name, scenario, censor, flows, windows=(), extra=None):
+        t = {"capture": name + ".pcap", "scenario": scenario, "lab_scenario": name, "seed": self.seed,
+             "censor": censor, "flows": flows, "windows": list(windows),
+             "lab": {"client": CLIENT, "resolver": RESOLVER, "server_ttl_initial": self.server_ttl,
+                     "server_ttl_at_client": self.server_ttl - 2, "censor_ttl_initial": self.censor_ttl,
+                     "hops_client_to_server": 2}}
+        if extra:
+            t.update(extra)
+        write_json(os.path.join(self.out, name + ".truth.json"), t)
+
+    def start_injector(self, name, rules):
+        cfg = {"iface": "c1", "client_net": "10.77.1.0/24", "ready": os.path.join(self.work, name + ".ready"),
+               "log": os.path.join(self.work, name + ".inject.jsonl"), "rules": rules}
+        for k in ("ready", "log"):
+            if os.path.exists(cfg[k]):
+                os.unlink(cfg[k])
+        cfgp = os.path.join(self.work, name + ".inject.json")
+        write_json(cfgp, cfg)
+        p = self.procs.start("tsl-cen", "%s %s/injector.py %s" % (PY, HERE, cfgp), "injector-" + name)
+        if not wait_for(lambda: os.path.exists(cfg["ready"]), 20):
+            raise RuntimeError("injector did not start")
+        return p, cfg["log"]
+
+    def injected(self, logp):
+        if not os.path.exists(logp):
+            return []
+        return [json.loads(l) for l in open(logp)]
+
+    # ------------------------------------------------------------------ global services
+    def setup(self):
+        setup_topology(self.server_ttl, self.censor_ttl)
+        self.make_certs()
+        self.make_www()
+        w = self.work
+        nginx_conf = self.nginx_conf()
+        open(os.path.join(w, "nginx.conf"), "w").write(nginx_conf)
+        self.global_procs.append(self.procs.start("tsl-srv", "nginx -c %s/nginx.conf" % w, "nginx-srv"))
+        open(os.path.join(w, "nginx-bp.conf"), "w").write(self.nginx_bp_conf())
+        self.global_procs.append(self.procs.start("tsl-bp", "nginx -c %s/nginx-bp.conf" % w, "nginx-bp"))
+        self.global_procs.append(self.procs.start("tsl-srv", "%s %s/labsrv.py slowhttp 8081 0.4" % (PY, HERE), "slowhttp"))
+        self.global_procs.append(self.procs.start("tsl-srv", "%s %s/labsrv.py slowtls %s 443 0.4 %s/ca" % (
+            PY, HERE, SRV["slow"], w), "slowtls"))
+        # resolver: dnsmasq (real), forwarding to a slow authoritative server for the lab zone
+        amap = {n: SRV["web"] for n in self.names}
+        self.dns_blocked = [self.take_blocked(), self.take_blocked()]
+        self.global_procs.append(self.procs.start("tsl-dns", "%s %s/labsrv.py slowdns 5353 0.3 '%s'" % (
+            PY, HERE, json.dumps(amap)), "slowdns"))
+        addr = " ".join("--address=/%s/%s" % (n, BLOCK_ADDR) for n in self.dns_blocked)
+        self.global_procs.append(self.procs.start(
+            "tsl-dns", "dnsmasq -k -C /dev/null --no-resolv --no-hosts --cache-size=0 --listen-address=%s "
+            "--bind-interfaces --server=127.0.0.1#5353 --user=root --log-facility=- %s" % (RESOLVER, addr), "dnsmasq"))
+        time.sleep(1.0)
+        ok = wait_for(lambda: "200" in sh("ip netns exec tsl-cli curl -s -o /dev/null -w '%%{http_code}' "
+                                             "--max-time 2 http://%s/" % SRV["web"], check=False, capture=True).stdout, 10)
+        if not ok:
+            raise RuntimeError("nginx not answering")
+
+    def make_certs(self):
+        d = os.path.join(self.work, "ca")
+        os.makedirs(d, exist_ok=True)
+
+        def o(cmd):
+            sh("cd %s && openssl %s" % (d, cmd))
+        o("req -x509 -newkey rsa:2048 -nodes -keyout lab-ca.key -out lab-ca.pem -days 3650 "
+          "-subj '/O=tamperscope lab/CN=tamperscope Lab Root CA' -addext basicConstraints=critical,CA:TRUE "
+          "-addext keyUsage=critical,keyCertSign,cRLSign")
+        sans = ",".join("DNS:%s" % n for n in self.names)
+        open(os.path.join(d, "san.ext"), "w").write(
+            "subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n" % sans)
+        o("req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=%s'" % self.names[0])
+        o("x509 -req -in server.csr -CA lab-ca.pem -CAkey lab-ca.key -CAcreateserial -out server.pem -days 825 "
+          "-extfile san.ext")
+        sh("cat %s/server.pem %s/lab-ca.pem > %s/server-chain.pem" % (d, d, d))
+        # the interception authority: a root named like Kazakhstan's 2019 root and an intermediate like its
+        # "Security Certificate" intermediate (RSA-2048, 3 years)
+        o("req -x509 -newkey rsa:4096 -nodes -keyout qaznet-root.key -out qaznet-root.pem -days 10958 "
+          "-subj '/C=KZ/CN=Qaznet Trust Network' -addext basicConstraints=critical,CA:TRUE "
+          "-addext keyUsage=critical,nonRepudiation,keyCertSign,cRLSign")
+        o("req -newkey rsa:2048 -nodes -keyout qaznet-int.key -out qaznet-int.csr -subj '/C=KZ/CN=Security Certificate'")
+        open(os.path.join(d, "int.ext"), "w").write("basicConstraints=critical,CA:TRUE,pathlen:0\n"
+                                                    "keyUsage=critical,keyCertSign,cRLSign\n")
+        o("x509 -req -in qaznet-int.csr -CA qaznet-root.pem -CAkey qaznet-root.key -CAcreateserial "
+          "-out qaznet-int.pem -days 1095 -extfile int.ext")
+
+    def mitm_leaf(self, name):
+        d = os.path.join(self.work, "ca")
+        open(os.path.join(d, "leaf-%s.ext" % name), "w").write(
+            "subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n" % name)
+        sh("cd %s && openssl req -newkey rsa:2048 -nodes -keyout leaf-%s.key -out leaf-%s.csr -subj '/CN=%s' && "
+           "openssl x509 -req -in leaf-%s.csr -CA qaznet-int.pem -CAkey qaznet-int.key -CAcreateserial "
+           "-out leaf-%s.pem -days 75 -extfile leaf-%s.ext && cat leaf-%s.pem qaznet-int.pem > leaf-%s-chain.pem"
+           % ((d,) + (name,) * 8))
+        return os.path.join(d, "leaf-%s-chain.pem" % name), os.path.join(d, "leaf-%s.key" % name)
+
+    def make_www(self):
+        www = os.path.join(self.work, "www")
+        os.makedirs(www, exist_ok=True)
+        open(os.path.join(www, "index.html"), "w").write(
+            "<html><head><title>lab</title></head><body><p>genuine lab page</p>%s</body></html>\n" % ("<!-- pad -->" * 20))
+        rnd = random.Random(self.seed + 1)
+        for name, size in (("32k.bin", 32 << 10), ("64k.bin", 64 << 10), ("96k.bin", 96 << 10), ("256k.bin", 256 << 10)):
+            open(os.path.join(www, name), "wb").write(bytes(rnd.getrandbits(8) for _ in range(size)))
+        bp = os.path.join(self.work, "bp")
+        os.makedirs(bp, exist_ok=True)
+        open(os.path.join(bp, "index.html"), "w").write(BLOCKPAGE_HTML)
+
+    def nginx_conf(self):
+        w = self.work
+        ssl = "ssl_certificate %s/ca/server-chain.pem; ssl_certificate_key %s/ca/server.key;" % (w, w)
+        web_listens = "".join("listen %s:80; listen %s:443 ssl;" % (SRV[r], SRV[r])
+                              for r in ("web", "web2", "lossy", "mitm", "bulk"))
+        return """
+user root; worker_processes 1; daemon off; pid %(w)s/nginx.pid; error_log %(w)s/nginx.err;
+events { worker_connections 512; }
+http {
+  access_log off; sendfile off; keepalive_timeout 10; default_type application/octet-stream;
+  types { text/html html; }
+  server { %(web)s %(ssl)s root %(w)s/www; index index.html; }
+  server { listen %(slow)s:80; location / { proxy_pass http://127.0.0.1:8081; proxy_set_header Host $host; } }
+  server { listen %(limited)s:80; listen %(limited)s:443 ssl; %(ssl)s root %(w)s/www; limit_rate 16k; }
+  server { listen %(drop444)s:80; return 444; }
+}
+""" % {"w": w, "web": web_listens, "ssl": ssl, "slow": SRV["slow"], "limited": SRV["limited"],
+       "drop444": SRV["drop444"]}
+
+    def nginx_bp_conf(self):
+        w = self.work
+        return """
+user root; worker_processes 1; daemon off; pid %(w)s/nginx-bp.pid; error_log %(w)s/nginx-bp.err;
+events { worker_connections 64; }
+http { access_log off; types { text/html html; }
+  server { listen %(bp)s:80; root %(w)s/bp; location / { try_files /index.html =404; } } }
+""" % {"w": w, "bp": BLOCKPAGE}
+
+    # ------------------------------------------------------------------ scenarios
+    def sc_http_host_rst(self):
+        name = "http-host-rst"
+        blocked, allowed = self.take_blocked(), self.take_allowed()
+        reset_censor()
+        ipt("-A FORWARD -p tcp --dport 80 -m string --algo bm --string 'Host: %s' -j REJECT --reject-with tcp-reset" % blocked)
+        cap = self.capture(name)
+        p1, p2, p3 = self.port(), self.port(), self.port()
+        self.http(allowed, SRV["web"], p1)
+        self.http(blocked, SRV["web"], p2)
+        self.http(blocked, SRV["web2"], p3)
+        self.stop_capture(cap)
+        reset_censor()
+        self.truth(name, "HTTP Host keyword RST by netfilter (string match, REJECT --reject-with tcp-reset)",
+                   {"trigger": "http_host", "keyword": "Host: " + blocked, "ttl": self.censor_ttl,
+                    "rst_window": 0, "rst_to": "client", "residual_s": 0, "mechanism": "iptables REJECT tcp-reset"},
+                   [self.flow(p1, SRV["web"], 80, "tcp", [], None, "control: allowed Host"),
+                    self.flow(p2, SRV["web"], 80, "tcp", ["tcp.injected_rst"], {"http_host": blocked}),
+                    self.flow(p3, SRV["web2"], 80, "tcp", ["tcp.injected_rst"], {"http_host": blocked})])
+
+    def sc_tls_sni_reset(self):
+        name = "tls-sni-reset"
+        blocked, allowed = self.take_blocked(), self.take_allowed()
+        reset_censor()
+        ipt("-A FORWARD -p tcp --dport 443 -m string --algo bm --string '%s' -j REJECT --reject-with tcp-reset" % blocked)
+        cap = self.capture(name)
+        p1, p2 = self.port(), self.port()
+        self.http(allowed, SRV["web"], p1, https=True)
+        self.http(blocked, SRV["web"], p2, https=True)
+        self.stop_capture(cap)
+        reset_censor()
+        self.truth(name, "TLS SNI-triggered reset by netfilter (string match on the ClientHello, REJECT tcp-reset)",
+                   {"trigger": "sni", "sni": blocked, "ttl": self.censor_ttl, "rst_window": 0, "rst_to": "client",
+                    "residual_s": 0, "mechanism": "iptables string + REJECT tcp-reset; the ClientHello is dropped"},
+                   [self.flow(p1, SRV["web"], 443, "tcp", [], None, "control: allowed SNI, same server"),
+                    self.flow(p2, SRV["web"], 443, "tcp", ["tls.interference", "tcp.injected_rst"], {"sni": blocked})])
+
+    def sc_tls_sni_drop(self):
+        name = "tls-sni-drop"
+        blocked, allowed = self.take_blocked(), self.take_allowed()
+        tmo = self.rng.choice([4, 5, 6])
+        reset_censor()
+        ipt("-A FORWARD -m connmark --mark 0x1 -j DROP")
+        ipt("-A FORWARD -p tcp --dport 443 -m string --algo bm --string '%s' -j CONNMARK --set-mark 0x1" % blocked)
+        ipt("-A FORWARD -m connmark --mark 0x1 -j DROP")
+        cap = self.capture(name)
+        p1, p2, p3 = self.port(), self.port(), self.port()
+        self.http(allowed, SRV["web"], p1, https=True)
+        self.http(blocked, SRV["web"], p2, https=True, max_time=tmo)
+        self.http(allowed, SRV["web"], p3, https=True)
+        self.stop_capture(cap)
+        reset_censor()
+        self.truth(name, "TLS SNI-triggered silent drop after the ClientHello (Kazakhstan: handshake times out)",
+                   {"trigger": "sni", "sni": blocked, "action": "drop every packet of the flow, both directions, "
+                    "from the ClientHello on (connmark)", "client_timeout_s": tmo, "residual_s": 0},
+                   [self.flow(p1, SRV["web"], 443, "tcp", [], None, "control before"),
+                    self.flow(p2, SRV["web"], 443, "tcp", ["tls.interference", "tcp.blackhole"], {"sni": blocked}),
+                    self.flow(p3, SRV["web"], 443, "tcp", [], None, "control after")])
+
+    def sc_gfw_rst(self):
+        name = "gfw-rst"
+        rng = self.rng
+        hb, sb, allowed = self.take_blocked(), self.take_blocked(), self.take_allowed()
+        t2base = rng.randint(40, 200)
+        type2 = {"type": "gfw_rst", "match": "Host: " + hb, "variant": "type2", "both": True,
+                 "offsets": [0, 1460, 4380], "ttl": [t2base, t2base + 1, t2base + 2],
+                 "window": [w := rng.randint(1000, 60000), w + 1, w + 2],
+                 "ipid": [rng.randint(1, 65535) for _ in range(3)]}
+        type1 = {"type": "gfw_rst", "match": sb, "variant": "type1", "both": True, "offsets": [0, 1460, 4380],
+                 "ttl": [rng.randint(40, 250) for _ in range(3)],
+                 "window": [rng.randint(1, 65535) for _ in range(3)], "ipid": [rng.randint(1, 65535) for _ in range(3)]}
+        reset_censor()
+        inj, logp = self.start_injector(name, [type2, type1])
+        cap = self.capture(name)
+        scap = self.capture(name + ".server", ns="tsl-srv", iface="s1")
+        p1, p2, p3, p4 = self.port(), self.port(), self.port(), self.port()
+        self.http(allowed, SRV["slow"], p1)
+        self.http(hb, SRV["slow"], p2)
+        self.http(sb, SRV["slow"], p3, https=True)
+        self.http(allowed, SRV["slow"], p4, https=True)
+        time.sleep(0.6)
+        self.stop_capture(scap)
+        self.stop_capture(cap)
+        self.procs.stop(inj)
+        inj_log = self.injected(logp)
+        self.note("injections: %d" % len(inj_log))
+        censor = {"trigger": "http_host+sni", "profile": "gfw", "offsets": [0, 1460, 4380],
+                  "type2": {"keyword": "Host: " + hb, "flags": "RA", "ttl": type2["ttl"], "window": type2["window"],
+                            "ipid": type2["ipid"]},
+                  "type1": {"keyword": sb, "flags": "R", "ttl": type1["ttl"], "window": type1["window"],
+                            "ipid": type1["ipid"]},
+                  "to": ["client", "server"], "origin_delay_s": 0.4, "residual_s": 0,
+                  "mechanism": "scapy injector on the censor sniffs the client-facing link; the origin answers "
+                               "after 0.4 s so the forged RSTs arrive first"}
+        flows = [self.flow(p1, SRV["slow"], 80, "tcp", [], None, "control"),
+                 self.flow(p2, SRV["slow"], 80, "tcp", ["tcp.injected_rst"], {"http_host": hb}),
+                 self.flow(p3, SRV["slow"], 443, "tcp", ["tcp.injected_rst", "tls.interference"], {"sni": sb}),
+                 self.flow(p4, SRV["slow"], 443, "tcp", [], None, "control")]
+        self.truth(name, "GFW-style on-path RST injection: bursts of 3 RST (type 1) / RST+ACK (type 2), seq +0/+1460/+4380, to both ends",
+                   censor, flows, extra={"injections": inj_log})
+        # the same flows seen at the server (the RSTs sent to the server are only visible there)
+        t = json.load(open(os.path.join(self.out, name + ".truth.json")))
+        t["capture"] = name + ".server.pcap"
+        t["lab_scenario"] = name + ".server"
+        t["scenario"] += " (server-side capture)"
+        t["capture_point"] = "server"
+        write_json(os.path.join(self.out, name + ".server.truth.json"), t)
+
+    def run(self, names):
+        for n in names:
+            fn = getattr(self, "sc_" + n.replace("-", "_"))
+            print("== scenario %s" % n, flush=True)
+            t0 = time.time()
+            fn()
+            print("   done in %.1f s" % (time.time() - t0), flush=True)
+
+
+SCENARIOS = ["http-host-rst", "tls-sni-reset", "tls-sni-drop", "gfw-rst"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", default=os.path.join(HERE, "captures"))
+    ap.add_argument("--work", default="/tmp/tsl-work")
+    ap.add_argument("scenarios", nargs="*")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    shutil.rmtree(a.work, ignore_errors=True)
+    os.makedirs(a.work)
+    names = a.scenarios or SCENARIOS
+    lab = Lab(a.seed, a.out, a.work)
+    t0 = time.time()
+    try:
+        lab.setup()
+        lab.run(names)
+    finally:
+        lab.procs.stop_all()
+        teardown_ns()
+    print("lab finished in %.1f s" % (time.time() - t0))
+
+
+if __name__ == "__main__":
+    main()
