@@ -127,7 +127,8 @@ class Lab:
         t = {"capture": name + ".pcap", "scenario": scenario, "lab_scenario": name, "seed": self.seed,
              "censor": censor, "flows": flows, "windows": list(windows),
              "lab": {"client": CLIENT, "resolver": RESOLVER, "server_ttl_initial": self.server_ttl,
-                     "server_ttl_at_client": self.server_ttl - 2, "censor_ttl_initial": self.censor_ttl,
+                     "server_ttl_at_client": self.server_ttl - 2,
+                     "resolver_ttl_at_client": self.server_ttl - 1, "censor_ttl_initial": self.censor_ttl,
                      "hops_client_to_server": 2}}
         if extra:
             t.update(extra)
@@ -365,6 +366,195 @@ http { access_log off; types { text/html html; }
         t["capture_point"] = "server"
         write_json(os.path.join(self.out, name + ".server.truth.json"), t)
 
+    def sc_http_blockpage(self):
+        name = "http-blockpage"
+        rng = self.rng
+        h302, h200, allowed = self.take_blocked(), self.take_blocked(), self.take_allowed()
+        loc = "http://%s/blocked?host=%s" % (BLOCKPAGE, h302)
+        r302 = {"type": "http_resp", "match": "Host: " + h302, "ttl": rng.randint(40, 250), "ipid": rng.randint(1, 65535),
+                "window": rng.choice([0, 1024, 8192, 65535]),
+                "payload": "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" % loc}
+        r200 = {"type": "http_resp", "match": "Host: " + h200, "ttl": rng.randint(40, 250), "ipid": 0,
+                "window": rng.choice([0, 1024, 8192, 65535]),
+                "payload": "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                           % (len(BLOCKPAGE_HTML), BLOCKPAGE_HTML)}
+        reset_censor()
+        inj, logp = self.start_injector(name, [r302, r200])
+        cap = self.capture(name)
+        p1, p2, p3 = self.port(), self.port(), self.port()
+        self.http(allowed, SRV["slow"], p1)
+        self.http(h302, SRV["slow"], p2)
+        self.http(h200, SRV["slow"], p3)
+        time.sleep(0.8)  # let the genuine (late) responses arrive
+        self.stop_capture(cap)
+        self.procs.stop(inj)
+        inj_log = self.injected(logp)
+        self.truth(name, "HTTP block page injection: forged 302 redirect and forged 200 block page raced ahead of the genuine response",
+                   {"trigger": "http_host", "profile": "http-injector", "origin_delay_s": 0.4,
+                    "redirect": {"host": h302, "location": loc, "ttl": r302["ttl"], "ipid": r302["ipid"],
+                                 "window": r302["window"], "tcp_flags": "FPA"},
+                    "blockpage": {"host": h200, "ttl": r200["ttl"], "ipid": r200["ipid"], "window": r200["window"],
+                                  "tcp_flags": "FPA", "title": "Access restricted"},
+                    "residual_s": 0},
+                   [self.flow(p1, SRV["slow"], 80, "tcp", [], None, "control"),
+                    self.flow(p2, SRV["slow"], 80, "tcp", ["http.injected_response", "http.blockpage"], {"http_host": h302}),
+                    self.flow(p3, SRV["slow"], 80, "tcp", ["http.injected_response", "http.blockpage"], {"http_host": h200})],
+                   extra={"injections": inj_log})
+
+    def sc_http_dnat(self):
+        name = "http-dnat"
+        blocked, allowed = self.take_blocked(), self.take_allowed()
+        reset_censor()
+        ipt("-A PREROUTING -i c1 -d %s -p tcp --dport 80 -j DNAT --to-destination %s:80" % (SRV["web2"], BLOCKPAGE), "nat")
+        cap = self.capture(name)
+        p1, p2, p3 = self.port(), self.port(), self.port()
+        self.http(allowed, SRV["web"], p1)
+        self.http(blocked, SRV["web2"], p2)
+        self.http(blocked, SRV["web2"], p3, https=True)
+        self.stop_capture(cap)
+        reset_censor()
+        self.truth(name, "Transparent redirect (DNAT) of HTTP to a block-page server one hop from the client",
+                   {"trigger": "ip", "blocked_ip": SRV["web2"], "blockpage_server": BLOCKPAGE + ":80",
+                    "blockpage_ttl_initial": self.censor_ttl, "blockpage_ttl_at_client": self.censor_ttl - 1,
+                    "title": "Access restricted", "residual_s": 0,
+                    "mechanism": "iptables nat PREROUTING DNAT; the whole TCP connection is answered by the block-page server"},
+                   [self.flow(p1, SRV["web"], 80, "tcp", [], None, "control"),
+                    self.flow(p2, SRV["web2"], 80, "tcp", ["http.blockpage"], {"http_host": blocked}),
+                    self.flow(p3, SRV["web2"], 443, "tcp", [], None, "HTTPS to the same address is not redirected")])
+
+    def sc_dns_injection(self):
+        name = "dns-injection"
+        rng = self.rng
+        n1, n2, allowed = self.take_blocked(), self.take_blocked(), self.take_allowed()
+        pool = rng.sample(DNS_POOL, 4)
+        r1 = {"type": "dns", "qname": n1, "flags": 0x8180, "pool": pool, "ttl": rng.randint(40, 250),
+              "ipid": rng.randint(1, 65535), "answer_ttl": rng.choice([60, 148, 300])}
+        r2 = {"type": "dns", "qname": n2, "flags": 0x8400, "pool": pool, "ttl": rng.randint(40, 250),
+              "ipid": 0, "answer_ttl": rng.choice([60, 148, 300])}
+        reset_censor()
+        inj, logp = self.start_injector(name, [r1, r2])
+        cap = self.capture(name)
+        ports = [self.port() for _ in range(5)]
+        self.dig(allowed, ports[0])
+        self.dig(n1, ports[1])
+        self.dig(n1, ports[2])
+        self.dig(n2, ports[3])
+        self.dig(allowed, ports[4])
+        time.sleep(0.6)  # the genuine answers arrive ~0.3 s later
+        self.stop_capture(cap)
+        self.procs.stop(inj)
+        inj_log = self.injected(logp)
+        self.truth(name, "DNS injection: forged answers (flags 0x8180 and 0x8400, answers from a fixed pool) raced ahead of the resolver's",
+                   {"trigger": "dns_qname", "profile": "gfw-dns", "resolver": RESOLVER, "resolver_delay_s": 0.3,
+                    "pool": pool, "genuine_answer": SRV["web"],
+                    "injectors": [{"qname": n1, "flags": "0x8180", "ttl": r1["ttl"], "ipid": r1["ipid"],
+                                   "answer_ttl": r1["answer_ttl"]},
+                                  {"qname": n2, "flags": "0x8400", "ttl": r2["ttl"], "ipid": r2["ipid"],
+                                   "answer_ttl": r2["answer_ttl"]}], "residual_s": 0},
+                   [self.flow(ports[0], RESOLVER, 53, "udp", [], None, "control"),
+                    self.flow(ports[1], RESOLVER, 53, "udp", ["dns.injection"], {"dns_qname": n1}),
+                    self.flow(ports[2], RESOLVER, 53, "udp", ["dns.injection"], {"dns_qname": n1}),
+                    self.flow(ports[3], RESOLVER, 53, "udp", ["dns.injection"], {"dns_qname": n2}),
+                    self.flow(ports[4], RESOLVER, 53, "udp", [], None, "control")],
+                   extra={"injections": inj_log})
+
+    def sc_dns_manipulation(self):
+        name = "dns-manipulation"
+        allowed = self.take_allowed()
+        nx_name = "nonexistent-%d.lab.example" % self.rng.randint(100, 999)
+        reset_censor()
+        cap = self.capture(name)
+        ports = [self.port() for _ in range(4)]
+        self.dig(allowed, ports[0])
+        self.dig(self.dns_blocked[0], ports[1])
+        self.dig(self.dns_blocked[1], ports[2])
+        self.dig(nx_name, ports[3])
+        self.stop_capture(cap)
+        self.truth(name, "DNS manipulation by the resolver: listed names answer the block address; a legitimate NXDOMAIN beside it",
+                   {"trigger": "dns_qname", "resolver": RESOLVER, "block_address": BLOCK_ADDR,
+                    "names": self.dns_blocked, "mechanism": "dnsmasq --address=/name/%s" % BLOCK_ADDR, "residual_s": 0},
+                   [self.flow(ports[0], RESOLVER, 53, "udp", [], None, "control"),
+                    self.flow(ports[1], RESOLVER, 53, "udp", ["dns.manipulation"], {"dns_qname": self.dns_blocked[0]}),
+                    self.flow(ports[2], RESOLVER, 53, "udp", ["dns.manipulation"], {"dns_qname": self.dns_blocked[1]}),
+                    self.flow(ports[3], RESOLVER, 53, "udp", [], {"dns_qname": nx_name}, "trap: legitimate NXDOMAIN")])
+
+    def sc_throttle(self):
+        name = "throttle"
+        blocked, allowed = self.take_blocked(), self.take_allowed()
+        rate_kbit = 128
+        reset_censor()
+        # mark the connection whose ClientHello carries the listed SNI, then police the server->client direction
+        ipt("-A FORWARD -p tcp --dport 443 -m string --algo bm --string '%s' -j CONNMARK --set-mark 0x2" % blocked)
+        ipt("-A POSTROUTING -o c1 -m connmark --mark 0x2 -j CLASSIFY --set-class 1:20", "mangle")
+        # the policer: an htb class at the rate with a 3-packet pfifo; what does not fit is dropped
+        nx("tsl-cen", "tc qdisc add dev c1 root handle 1: htb default 10")
+        nx("tsl-cen", "tc class add dev c1 parent 1: classid 1:10 htb rate 1gbit")
+        nx("tsl-cen", "tc class add dev c1 parent 1: classid 1:20 htb rate %dkbit ceil %dkbit burst 4k cburst 4k" % (rate_kbit, rate_kbit))
+        nx("tsl-cen", "tc qdisc add dev c1 parent 1:20 handle 20: pfifo limit %d" % THR_QUEUE)
+        cap = self.capture(name)
+        p1, p2, p3 = self.port(), self.port(), self.port()
+        self.http(allowed, SRV["bulk"], p1, path="/256k.bin", https=True, max_time=10)
+        self.http(blocked, SRV["bulk"], p2, path="/96k.bin", https=True, max_time=15)
+        self.http(allowed, SRV["limited"], p3, path="/64k.bin", https=True, max_time=15)
+        self.stop_capture(cap)
+        reset_censor()
+        nx("tsl-cen", "tc qdisc del dev c1 root", check=False)
+        self.truth(name, "SNI-triggered per-flow policer at ~128 kbit/s (drops above the rate), an unthrottled control on the same path, and a server that sends slowly by itself",
+                   {"trigger": "sni", "sni": blocked, "rate_kbit": rate_kbit, "mechanism":
+                    "iptables string match on the ClientHello -> connmark -> CLASSIFY; tc htb class %d kbit with a %d-packet pfifo on the client-facing link: packets above the rate that do not fit are dropped" % (rate_kbit, THR_QUEUE),
+                    "direction": "server_to_client", "residual_s": 0},
+                   [self.flow(p1, SRV["bulk"], 443, "tcp", [], None, "control: unthrottled 256 KiB download, same path"),
+                    self.flow(p2, SRV["bulk"], 443, "tcp", ["throttling"], {"sni": blocked}, "96 KiB download through the policer"),
+                    self.flow(p3, SRV["limited"], 443, "tcp", [], None, "trap: nginx limit_rate 16k, no loss")])
+
+    def sc_blackout(self):
+        name = "blackout"
+        rng = self.rng
+        before = rng.uniform(2.5, 3.5)
+        dur = rng.uniform(3.0, 5.0)
+        after = 2.5
+        reset_censor()
+        cap = self.capture(name)
+        t0 = time.time()
+        flows = []
+        state = "before"
+        window = None
+        targets = [("web", 80), ("web2", 443), ("dns", 53), ("bulk", 80)]
+        i = 0
+        while time.time() - t0 < before + dur + after and i < 60:
+            el = time.time() - t0
+            if state == "before" and el >= before:
+                ipt("-I FORWARD -j DROP")
+                ws = time.time()
+                state = "during"
+            elif state == "during" and el >= before + dur:
+                ipt("-D FORWARD -j DROP")
+                we = time.time()
+                window = (ws, we)
+                state = "after"
+            role, sp = targets[i % len(targets)]
+            i += 1
+            cp = self.port()
+            exp = [] if state != "during" else (["blackout"] if sp == 53 else ["blackout", "tcp.blackhole"])
+            ts = time.time()
+            if sp == 53:
+                self.dig(self.names[i % len(self.names)], cp, timeout=1)
+                flows.append(self.flow(cp, RESOLVER, 53, "udp", exp, None, state))
+            else:
+                self.http(self.names[i % len(self.names)], SRV[role], cp, https=(sp == 443), max_time=1)
+                flows.append(self.flow(cp, SRV[role], sp, "tcp", exp, None, state))
+            flows[-1]["started"] = iso(ts)
+            time.sleep(max(0.0, 0.4 - (time.time() - ts)))
+        if window is None:
+            ipt("-D FORWARD -j DROP")
+            window = (ws, time.time())
+        self.stop_capture(cap)
+        reset_censor()
+        self.truth(name, "Blackout: the censor drops everything it forwards for a few seconds while the client keeps trying",
+                   {"mechanism": "iptables -I FORWARD -j DROP", "duration_s": round(window[1] - window[0], 3),
+                    "residual_s": 0},
+                   flows, windows=[{"kind": "blackout", "start": iso(window[0]), "end": iso(window[1])}])
+
     def run(self, names):
         for n in names:
             fn = getattr(self, "sc_" + n.replace("-", "_"))
@@ -374,7 +564,9 @@ http { access_log off; types { text/html html; }
             print("   done in %.1f s" % (time.time() - t0), flush=True)
 
 
-SCENARIOS = ["http-host-rst", "tls-sni-reset", "tls-sni-drop", "gfw-rst"]
+SCENARIOS = ["http-host-rst", "tls-sni-reset", "tls-sni-drop", "gfw-rst", "http-blockpage", "http-dnat",
+             "dns-injection", "dns-manipulation", "throttle", "blackout"]
+THR_QUEUE = 3
 
 
 def main():
