@@ -343,10 +343,56 @@ def chk_blackout(c, t, F, pkts):
             c.ok(bool(f.down), "%s: answered (%s)" % (fl["client"], fl.get("note")))
 
 
+def chk_benign(c, t, F):
+    st = t["lab"]["server_ttl_at_client"]
+    rc = t["censor"]["route_change"]
+    for fl in t["flows"]:
+        f = F(fl)
+        n = fl.get("note", "")
+        cl = fl["client"]
+        srv_ttls = sorted(set(p.ttl for p in f.down))
+        if "capture starts" in n:
+            c.ok(f.all and not (f.all[0].flags & dpkt.tcp.TH_SYN), "%s: first captured packet is mid-connection" % cl)
+        elif "closed port" in n:
+            r = f.rsts()
+            c.ok(len(r) == 1 and r[0].ttl == st and f.up[0].flags & dpkt.tcp.TH_SYN, "%s: SYN answered by the server's own RST (TTL %s)" % (cl, st))
+        elif "unread data" in n:
+            r = f.rsts()
+            c.ok(len(r) >= 1 and all(p.ttl == st for p in r) and not f.down_data(), "%s: server RST with the server's TTL, no data" % cl)
+        elif "444" in n:
+            c.ok(not f.down_data() and any(p.flags & dpkt.tcp.TH_FIN for p in f.down), "%s: closed by nginx without a response" % cl)
+        elif n == "normal FIN close":
+            c.ok(not f.rsts() and not f.rsts(False) and any(p.flags & dpkt.tcp.TH_FIN for p in f.down)
+                 and any(p.flags & dpkt.tcp.TH_FIN for p in f.up), "%s: FIN both ways, no RST" % cl)
+        elif "RST after the FIN" in n:
+            fin = next((p for p in f.up if p.flags & dpkt.tcp.TH_FIN), None)
+            r = f.rsts(False)
+            c.ok(fin is not None and r and r[0].idx > fin.idx and f.down_data(), "%s: client FIN, server data, then client RST" % cl)
+        elif "random loss" in n:
+            rt = f.retransmissions() + sum(1 for i, p in enumerate(f.up) if p.data and any(q.seq == p.seq and q.data for q in f.up[:i]))
+            c.ok(rt > 0 and srv_ttls == [st], "%s: %d out-of-order/retransmitted segments, server TTL %s" % (cl, rt, srv_ttls))
+        elif "slow server" in n:
+            c.ok(f.retransmissions() == 0 and f.goodput_kbit() < 300, "%s: %.0f kbit/s, no loss" % (cl, f.goodput_kbit()))
+        elif "before" in n:
+            c.ok(srv_ttls == [rc["ttl_before"]], "%s: TTL %s before the route change" % (cl, srv_ttls))
+        elif "after (TTL" in n:
+            c.ok(srv_ttls == [rc["ttl_after"]], "%s: TTL %s after the route change" % (cl, srv_ttls))
+        elif "route change in the middle" in n:
+            c.ok(srv_ttls == sorted([rc["ttl_before"], rc["ttl_after"]]), "%s: server TTL shifts mid-connection %s" % (cl, srv_ttls))
+        elif "idle timeout" in n:
+            r = f.rsts()
+            d = f.down_data()
+            c.ok(len(r) == 1 and r[0].ttl == t["censor"]["idle_firewall"]["ttl"] and d and r[0].ts - d[0].ts > 3,
+                 "%s: firewall RST (TTL %s) after %.1f s idle" % (cl, r and r[0].ttl, (r[0].ts - d[0].ts) if r and d else 0))
+        else:
+            c.ok(False, "%s: no check for note %r" % (cl, n))
+
+
 CHECKS = {"http-host-rst": chk_http_host_rst, "tls-sni-reset": chk_tls_sni_reset, "tls-sni-drop": chk_tls_sni_drop,
           "gfw-rst": chk_gfw_rst, "gfw-rst.server": chk_gfw_rst, "http-blockpage": chk_http_blockpage,
           "http-dnat": chk_http_dnat, "dns-injection": chk_dns_injection, "dns-manipulation": chk_dns_manipulation,
-          "throttle": chk_throttle, "blackout": chk_blackout}
+          "throttle": chk_throttle, "blackout": chk_blackout,
+          "benign-traps": chk_benign}
 
 
 def check_truth(c, d, tp):

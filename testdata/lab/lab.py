@@ -555,6 +555,85 @@ http { access_log off; types { text/html html; }
                     "residual_s": 0},
                    flows, windows=[{"kind": "blackout", "start": iso(window[0]), "end": iso(window[1])}])
 
+    def sc_benign_traps(self):
+        name = "benign-traps"
+        rng = self.rng
+        loss = rng.choice([0.03, 0.04, 0.05])
+        ct_timeout = 4
+        fw_idle = ct_timeout + 2.5
+        rc_idle = 2.0
+        reset_censor()
+        # a stateful firewall that forgets idle flows and resets what it no longer knows
+        ipt("-A FORWARD -p tcp -m conntrack --ctstate INVALID -j REJECT --reject-with tcp-reset")
+        nx("tsl-cen", "sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0")
+        nx("tsl-cen", "sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=%d" % ct_timeout)
+        # plain random loss on the path to one server, both directions
+        ipt("-A FORWARD -d %s -m statistic --mode random --probability %s -j DROP" % (SRV["lossy"], loss))
+        ipt("-A FORWARD -s %s -m statistic --mode random --probability %s -j DROP" % (SRV["lossy"], loss))
+        unread = self.procs.start("tsl-srv", "%s %s/labsrv.py unread %s 8080" % (PY, HERE, SRV["drop444"]), "unread")
+        time.sleep(0.5)
+        pm = self.port()
+        # a download that is already running when the capture starts
+        mid = self.procs.start("tsl-cli", "curl -sS -o /dev/null --max-time 12 --local-port %d --resolve %s:80:%s http://%s/64k.bin"
+                               % (pm, self.names[0], SRV["limited"], self.names[0]), "curl-mid")
+        time.sleep(1.0)
+        cap = self.capture(name)
+        ports = {k: self.port() for k in ("closed", "unread", "444", "fin", "rstfin", "loss", "slow", "rc1", "rclong",
+                                          "rc2", "fw")}
+        web, web2 = SRV["web"], SRV["web2"]
+        self.curl("http://%s:81/" % web, ports["closed"], max_time=3)
+        self.curl("http://%s:8080/" % SRV["drop444"], ports["unread"], max_time=3)
+        self.http(self.names[1], SRV["drop444"], ports["444"], max_time=3)
+        self.http(self.names[2], web, ports["fin"])
+        nx("tsl-cli", "timeout 10 %s %s/labsrv.py client-rst-after-fin %s %d %s 80 %s" % (
+            PY, HERE, CLIENT, ports["rstfin"], web, self.names[3]), check=False)
+        self.http(self.names[4], SRV["lossy"], ports["loss"], path="/256k.bin", max_time=15)
+        self.http(self.names[5], SRV["limited"], ports["slow"], path="/32k.bin", max_time=10)
+        # route change: one more router hop to web2 in both directions while a connection is open
+        self.http(self.names[6], web2, ports["rc1"])
+        rc = self.procs.start("tsl-cli", "%s %s/labsrv.py idle-client %s %d %s 80 %s %s" % (
+            PY, HERE, CLIENT, ports["rclong"], web2, self.names[7], rc_idle), "idle-rc")
+        fw = self.procs.start("tsl-cli", "%s %s/labsrv.py idle-client %s %d %s 80 %s %s" % (
+            PY, HERE, CLIENT, ports["fw"], web, self.names[8], fw_idle), "idle-fw")
+        time.sleep(rc_idle / 2)
+        nx("tsl-cen", "ip route add %s/32 via 10.77.6.2" % web2)
+        nx("tsl-hop", "ip rule add from %s lookup 100 pref 100" % web2)
+        nx("tsl-hop", "ip route add default via 10.77.7.1 table 100")
+        t_rc = time.time()
+        wait_for(lambda: rc.poll() is not None, 10)
+        self.http(self.names[9], web2, ports["rc2"])
+        wait_for(lambda: fw.poll() is not None, 15)
+        wait_for(lambda: mid.poll() is not None, 10)
+        self.stop_capture(cap)
+        for p in (rc, fw, mid, unread):
+            self.procs.stop(p)
+        nx("tsl-cen", "ip route del %s/32 via 10.77.6.2" % web2, check=False)
+        nx("tsl-hop", "ip rule del from %s lookup 100 pref 100" % web2, check=False)
+        nx("tsl-hop", "ip route flush table 100", check=False)
+        nx("tsl-cen", "sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=432000", check=False)
+        nx("tsl-cen", "sysctl -qw net.netfilter.nf_conntrack_tcp_loose=1", check=False)
+        reset_censor()
+        F = lambda k, srv, sp, note: self.flow(ports[k], srv, sp, "tcp", [], None, note)  # noqa: E731
+        self.truth(name, "Benign traps that must not be flagged: server resets, closes, loss, slow server, route change, idle-timeout firewall, capture started mid-connection",
+                   {"mechanism": "none (benign network behaviour)", "random_loss": loss, "lossy_server": SRV["lossy"],
+                    "idle_firewall": {"conntrack_established_timeout_s": ct_timeout, "tcp_loose": 0,
+                                      "action": "REJECT tcp-reset of INVALID packets", "ttl": self.censor_ttl},
+                    "route_change": {"server": web2, "at": iso(t_rc), "ttl_before": self.server_ttl - 2,
+                                     "ttl_after": self.server_ttl - 3},
+                    "residual_s": 0},
+                   [self.flow(pm, SRV["limited"], 80, "tcp", [], None, "trap: capture starts in the middle of this download (slow server)"),
+                    F("closed", web, 81, "trap: closed port, RST from the server's kernel"),
+                    F("unread", SRV["drop444"], 8080, "trap: the application closes with unread data, kernel RST"),
+                    F("444", SRV["drop444"], 80, "trap: nginx return 444 closes without a response"),
+                    F("fin", web, 80, "normal FIN close"),
+                    F("rstfin", web, 80, "trap: client closes at once, the response meets a closed socket: RST after the FIN exchange"),
+                    F("loss", SRV["lossy"], 80, "trap: retransmissions under plain random loss %s" % loss),
+                    F("slow", SRV["limited"], 80, "trap: slow server (nginx limit_rate 16k)"),
+                    F("rc1", web2, 80, "route change: before"),
+                    F("rclong", web2, 80, "trap: route change in the middle of this connection shifts the server TTL by one"),
+                    F("rc2", web2, 80, "route change: after (TTL one lower)"),
+                    F("fw", web, 80, "trap: stateful firewall idle timeout resets the flow after %.1f s idle" % fw_idle)])
+
     def run(self, names):
         for n in names:
             fn = getattr(self, "sc_" + n.replace("-", "_"))
@@ -565,7 +644,7 @@ http { access_log off; types { text/html html; }
 
 
 SCENARIOS = ["http-host-rst", "tls-sni-reset", "tls-sni-drop", "gfw-rst", "http-blockpage", "http-dnat",
-             "dns-injection", "dns-manipulation", "throttle", "blackout"]
+             "dns-injection", "dns-manipulation", "throttle", "blackout", "benign-traps"]
 THR_QUEUE = 3
 
 
