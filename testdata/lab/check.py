@@ -388,11 +388,30 @@ def chk_benign(c, t, F):
             c.ok(False, "%s: no check for note %r" % (cl, n))
 
 
+def chk_tls_mitm(c, t, F):
+    for fl in t["flows"]:
+        f = F(fl)
+        down = b"".join(p.data for p in f.down)
+        cl = fl["client"]
+        if fl["expected"]:
+            c.ok(b"Qaznet Trust Network" in down and b"Security Certificate" in down and b"tamperscope Lab Root CA" not in down,
+                 "%s: forged chain (Security Certificate <- Qaznet Trust Network) on the wire" % cl)
+            c.ok(f.synack().ttl == t["censor"]["proxy_ttl"], "%s: the proxy answers the handshake (TTL %s)" % (cl, f.synack().ttl))
+            if "-k" in fl.get("note", ""):
+                c.ok(sum(1 for p in f.down if p.data[:1] == b"\x17") >= 1, "%s: application data after the forged handshake" % cl)
+            else:
+                c.ok(any(p.data[:1] == b"\x15" for p in f.up), "%s: client sent a TLS alert" % cl)
+        else:
+            c.ok(b"Qaznet" not in down, "%s: no forged chain" % cl)
+            if "1.2" in fl.get("note", ""):
+                c.ok(b"tamperscope Lab Root CA" in down, "%s: genuine chain visible" % cl)
+
+
 CHECKS = {"http-host-rst": chk_http_host_rst, "tls-sni-reset": chk_tls_sni_reset, "tls-sni-drop": chk_tls_sni_drop,
           "gfw-rst": chk_gfw_rst, "gfw-rst.server": chk_gfw_rst, "http-blockpage": chk_http_blockpage,
           "http-dnat": chk_http_dnat, "dns-injection": chk_dns_injection, "dns-manipulation": chk_dns_manipulation,
           "throttle": chk_throttle, "blackout": chk_blackout,
-          "benign-traps": chk_benign}
+          "benign-traps": chk_benign, "tls-mitm": chk_tls_mitm}
 
 
 def check_truth(c, d, tp):

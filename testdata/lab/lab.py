@@ -634,6 +634,39 @@ http { access_log off; types { text/html html; }
                     F("rc2", web2, 80, "route change: after (TTL one lower)"),
                     F("fw", web, 80, "trap: stateful firewall idle timeout resets the flow after %.1f s idle" % fw_idle)])
 
+    def sc_tls_mitm(self):
+        name = "tls-mitm"
+        a, b, allowed = self.take_blocked(), self.take_blocked(), self.take_allowed()
+        for n in (a, b):
+            self.mitm_leaf(n)
+        reset_censor()
+        ipt("-A PREROUTING -i c1 -d %s -p tcp --dport 443 -j REDIRECT --to-ports 8443" % SRV["mitm"], "nat")
+        px = self.procs.start("tsl-cen", "%s %s/mitm.py 8443 %s/ca %s/ca/lab-ca.pem %s,%s" % (
+            PY, HERE, self.work, self.work, a, b), "mitm")
+        wait_for(lambda: "ready" in open(os.path.join(self.work, "mitm.log")).read(), 10)
+        cap = self.capture(name)
+        p = [self.port() for _ in range(5)]
+        self.http(allowed, SRV["mitm"], p[0], https=True)
+        self.http(a, SRV["mitm"], p[1], https=True, extra="-k")
+        self.http(b, SRV["mitm"], p[2], https=True)
+        self.http(a, SRV["web"], p[3], https=True, extra="--tls-max 1.2")
+        self.http(allowed, SRV["mitm"], p[4], https=True, extra="--tls-max 1.2")
+        self.stop_capture(cap)
+        self.procs.stop(px)
+        reset_censor()
+        self.truth(name, "TLS interception by a transparent proxy presenting certificates from a lab root named like Kazakhstan's (\"Qaznet Trust Network\"), for chosen SNIs only",
+                   {"trigger": "sni", "snis": [a, b], "root": "C=KZ, CN=Qaznet Trust Network",
+                    "intermediate": "C=KZ, CN=Security Certificate", "leaf_validity_days": 75,
+                    "intercepted_ip": SRV["mitm"], "proxy_ttl": self.censor_ttl, "tls_max": "1.2",
+                    "mechanism": "iptables nat REDIRECT of %s:443 to a Python proxy on the censor; listed SNIs are "
+                                 "terminated with a forged chain, others spliced at the TCP level" % SRV["mitm"],
+                    "genuine_root": "O=tamperscope lab, CN=tamperscope Lab Root CA", "residual_s": 0},
+                   [self.flow(p[0], SRV["mitm"], 443, "tcp", [], None, "control: unlisted SNI spliced through the proxy (TLS 1.3)"),
+                    self.flow(p[1], SRV["mitm"], 443, "tcp", ["tls.mitm"], {"sni": a}, "client accepts the forged chain (curl -k); data flows"),
+                    self.flow(p[2], SRV["mitm"], 443, "tcp", ["tls.mitm"], {"sni": b}, "client rejects the forged chain (unknown CA alert)"),
+                    self.flow(p[3], SRV["web"], 443, "tcp", [], {"sni": a}, "control: same SNI to an address the proxy does not intercept, genuine chain (TLS 1.2)"),
+                    self.flow(p[4], SRV["mitm"], 443, "tcp", [], None, "control: unlisted SNI spliced, genuine chain visible (TLS 1.2)")])
+
     def run(self, names):
         for n in names:
             fn = getattr(self, "sc_" + n.replace("-", "_"))
@@ -644,7 +677,7 @@ http { access_log off; types { text/html html; }
 
 
 SCENARIOS = ["http-host-rst", "tls-sni-reset", "tls-sni-drop", "gfw-rst", "http-blockpage", "http-dnat",
-             "dns-injection", "dns-manipulation", "throttle", "blackout", "benign-traps"]
+             "dns-injection", "dns-manipulation", "throttle", "blackout", "benign-traps", "tls-mitm"]
 THR_QUEUE = 3
 
 
