@@ -407,11 +407,70 @@ def chk_tls_mitm(c, t, F):
                 c.ok(b"tamperscope Lab Root CA" in down, "%s: genuine chain visible" % cl)
 
 
+def chk_vpn_openvpn(c, t, F):
+    for fl in t["flows"]:
+        f = F(fl)
+        cl = fl["client"]
+        if fl["proto"] == "udp" and not fl["expected"]:
+            c.ok(len(f.down) >= 5 and len(f.up) >= 5, "%s: control handshake exchanged %d/%d datagrams" % (cl, len(f.up), len(f.down)))
+        elif fl["proto"] == "udp":
+            ops = [p.data[0] >> 3 for p in f.up]
+            first = next((i for i, o in enumerate(ops) if o == 4), None)
+            c.ok(ops[:1] == [7] and first is not None, "%s: HARD_RESET_CLIENT_V2 then P_CONTROL_V1 (opcodes %s)" % (cl, ops[:6]))
+            if first is not None:
+                tcv = f.up[first].ts
+                later_down = [p for p in f.down if p.ts > tcv + 0.01]
+                c.ok(not later_down and len(f.up) - first >= 2,
+                     "%s: nothing from the server after the first P_CONTROL_V1, client retransmits %d times" % (cl, len(f.up) - first - 1))
+        else:
+            d = [p for p in f.up if p.data]
+            c.ok(d and (d[0].data[2] >> 3) == 7, "%s: OpenVPN-over-TCP first packet (opcode 7)" % cl)
+            r = f.rsts()
+            c.ok(len(r) == 1 and r[0].ttl == t["censor"]["tcp"]["ttl"] and not f.down_data(),
+                 "%s: answered by a RST with the censor's TTL %s" % (cl, r and r[0].ttl))
+
+
+def chk_vpn_wireguard(c, t, F):
+    for fl in t["flows"]:
+        f = F(fl)
+        cl = fl["client"]
+        init = [p for p in f.up if len(p.data) == 148 and p.data[0] == 1]
+        if fl["expected"]:
+            c.ok(len(init) >= 3 and not f.down, "%s: %d handshake initiations, no response" % (cl, len(init)))
+            gaps = [round(b.ts - a.ts, 1) for a, b in zip(init, init[1:])]
+            c.ok(all(g >= 4.5 for g in gaps), "%s: retried every ~5 s: %s" % (cl, gaps))
+        else:
+            c.ok(init and any(len(p.data) == 92 and p.data[0] == 2 for p in f.down), "%s: initiation answered (92-byte response)" % cl)
+
+
+def chk_vpn_shadowsocks(c, t, F):
+    res = t["censor"]["residual_s"]
+    for fl in t["flows"]:
+        f = F(fl)
+        cl = fl["client"]
+        n = fl.get("note", "")
+        if "first connection" in n:
+            d = [p for p in f.up if p.data]
+            c.ok(bool(d) and f.down_data(), "%s: first (fully encrypted) packet of %d bytes passed and got an answer" % (cl, d and len(d[0].data)))
+            acked = max((p.ack for p in f.up), default=0)
+            sent = max((p.seq + len(p.data) for p in f.down_data()), default=0)
+            c.ok(not any(p.flags & dpkt.tcp.TH_FIN for p in f.down) and f.retransmissions() + sum(
+                1 for i, p in enumerate(f.down_data()) if any(q.seq == p.seq for q in f.down_data()[:i])) > 0,
+                "%s: the download stalls: server retransmits, never finishes" % cl)
+        elif "residual window: SYN" in n:
+            c.ok(f.up and all(p.flags & dpkt.tcp.TH_SYN for p in f.up) and not f.down, "%s: %d SYNs unanswered" % (cl, len(f.up)))
+        elif "after the residual" in n:
+            c.ok(any(p.flags & dpkt.tcp.TH_FIN for p in f.down) and len(f.down_data()) > 10, "%s: works again after %d s" % (cl, res))
+        else:
+            c.ok(bool(f.down_data()), "%s: control answered" % cl)
+
+
 CHECKS = {"http-host-rst": chk_http_host_rst, "tls-sni-reset": chk_tls_sni_reset, "tls-sni-drop": chk_tls_sni_drop,
           "gfw-rst": chk_gfw_rst, "gfw-rst.server": chk_gfw_rst, "http-blockpage": chk_http_blockpage,
           "http-dnat": chk_http_dnat, "dns-injection": chk_dns_injection, "dns-manipulation": chk_dns_manipulation,
           "throttle": chk_throttle, "blackout": chk_blackout,
-          "benign-traps": chk_benign, "tls-mitm": chk_tls_mitm}
+          "benign-traps": chk_benign, "tls-mitm": chk_tls_mitm,
+          "vpn-openvpn": chk_vpn_openvpn, "vpn-wireguard": chk_vpn_wireguard, "vpn-shadowsocks": chk_vpn_shadowsocks}
 
 
 def check_truth(c, d, tp):

@@ -197,6 +197,8 @@ class Lab:
         o("x509 -req -in server.csr -CA lab-ca.pem -CAkey lab-ca.key -CAcreateserial -out server.pem -days 825 "
           "-extfile san.ext")
         sh("cat %s/server.pem %s/lab-ca.pem > %s/server-chain.pem" % (d, d, d))
+        o("req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj '/CN=lab-vpn-client'")
+        o("x509 -req -in client.csr -CA lab-ca.pem -CAkey lab-ca.key -CAcreateserial -out client.pem -days 825")
         # the interception authority: a root named like Kazakhstan's 2019 root and an intermediate like its
         # "Security Certificate" intermediate (RSA-2048, 3 years)
         o("req -x509 -newkey rsa:4096 -nodes -keyout qaznet-root.key -out qaznet-root.pem -days 10958 "
@@ -667,6 +669,150 @@ http { access_log off; types { text/html html; }
                     self.flow(p[3], SRV["web"], 443, "tcp", [], {"sni": a}, "control: same SNI to an address the proxy does not intercept, genuine chain (TLS 1.2)"),
                     self.flow(p[4], SRV["mitm"], 443, "tcp", [], None, "control: unlisted SNI spliced, genuine chain visible (TLS 1.2)")])
 
+    def ovpn_conf(self, proto, port, net):
+        w = self.work
+        conf = ("dev tun\nproto %s\nlocal %s\nport %d\nca %s/ca/lab-ca.pem\ncert %s/ca/server.pem\nkey %s/ca/server.key\n"
+                "dh none\nserver %s 255.255.255.0\ntopology subnet\nverb 3\n" % (
+                    proto, SRV["ovpn"], port, w, w, w, net))
+        path = os.path.join(w, "ovpn-%s-%d.conf" % (proto, port))
+        open(path, "w").write(conf)
+        return path
+
+    def ovpn_client(self, proto, port, lport, max_s, extra=""):
+        w = self.work
+        return ("timeout %d openvpn --client --dev tun --proto %s --remote %s %d --ca %s/ca/lab-ca.pem --cert %s/ca/client.pem "
+                "--key %s/ca/client.key --verb 3 --connect-retry-max 1 --resolv-retry 0 %s %s" % (
+                    max_s, proto, SRV["ovpn"], port, w, w, w,
+                    ("--lport %d --bind" % lport) if lport else "--nobind", extra))
+
+    def port_range(self, p):
+        nx("tsl-cli", "sysctl -qw net.ipv4.ip_local_port_range='%d %d'" % (p, p))
+
+    def port_range_reset(self):
+        nx("tsl-cli", "sysctl -qw net.ipv4.ip_local_port_range='45000 60999'")
+
+    def sc_vpn_openvpn(self):
+        name = "vpn-openvpn"
+        reset_censor()
+        # UDP: the first P_CONTROL_V1 passes and marks the flow, everything after it is dropped (both directions)
+        ipt("-A FORWARD -m connmark --mark 0x3 -j DROP")
+        ipt("-A FORWARD -p udp -d %s --dport 1194 -m u32 --u32 '0>>22&0x3C@8>>27=4' -j CONNMARK --set-mark 0x3" % SRV["ovpn"])
+        # TCP: the client's P_CONTROL_HARD_RESET_CLIENT_V2 (opcode 7 after the 2-byte length) is answered with a RST
+        ipt("-A FORWARD -p tcp -d %s --dport 1194 -m u32 --u32 '0>>22&0x3C@12>>26&0x3C@0>>8&0xF8=0x38' "
+            "-j REJECT --reject-with tcp-reset" % SRV["ovpn"])
+        su = self.procs.start("tsl-srv", "openvpn --config %s" % self.ovpn_conf("udp", 1194, "10.99.0.0"), "ovpn-srv-udp")
+        sc = self.procs.start("tsl-srv", "openvpn --config %s" % self.ovpn_conf("udp", 1195, "10.99.1.0"), "ovpn-srv-udp2")
+        st = self.procs.start("tsl-srv", "openvpn --config %s" % self.ovpn_conf("tcp-server", 1194, "10.99.2.0"), "ovpn-srv-tcp")
+        time.sleep(2.0)
+        cap = self.capture(name)
+        pc, pu, pt = self.port(), self.port(), self.port()
+        # control: OpenVPN over UDP to a port the censor does not watch completes its handshake
+        cc = self.procs.start("tsl-cli", self.ovpn_client("udp", 1195, pc, 8), "ovpn-cli-ctl")
+        wait_for(lambda: "Initialization Sequence Completed" in open(os.path.join(self.work, "ovpn-cli-ctl.log")).read(), 8)
+        self.procs.stop(cc)
+        cu = self.procs.start("tsl-cli", self.ovpn_client("udp", 1194, pu, 9), "ovpn-cli-udp")
+        wait_for(lambda: cu.poll() is not None, 12)
+        self.port_range(pt)
+        ct = self.procs.start("tsl-cli", self.ovpn_client("tcp-client", 1194, 0, 4), "ovpn-cli-tcp")
+        wait_for(lambda: ct.poll() is not None, 8)
+        self.port_range_reset()
+        self.stop_capture(cap)
+        for p in (cc, cu, ct, su, sc, st):
+            self.procs.stop(p)
+        reset_censor()
+        self.truth(name, "OpenVPN blocking: UDP stalled after the first P_CONTROL_V1; OpenVPN over TCP reset at its first packet; an unblocked OpenVPN/UDP control",
+                   {"trigger": "protocol", "udp": {"port": 1194, "action": "the first P_CONTROL_V1 passes, then every packet of the flow is dropped (connmark)",
+                                                   "match": "u32 opcode 4 (P_CONTROL_V1)"},
+                    "tcp": {"port": 1194, "action": "REJECT --reject-with tcp-reset of P_CONTROL_HARD_RESET_CLIENT_V2",
+                            "ttl": self.censor_ttl}, "residual_s": 0},
+                   [self.flow(pc, SRV["ovpn"], 1195, "udp", [], None, "control: handshake completes"),
+                    self.flow(pu, SRV["ovpn"], 1194, "udp", ["vpn.interference"], None, "stalled after the first P_CONTROL_V1"),
+                    self.flow(pt, SRV["ovpn"], 1194, "tcp", ["vpn.interference", "tcp.injected_rst"], None, "reset at the first OpenVPN packet")])
+
+    def sc_vpn_wireguard(self):
+        name = "vpn-wireguard"
+        w = self.work
+        reset_censor()
+        ipt("-A FORWARD -p udp -d %s --dport 51820 -m length --length 176 -m u32 --u32 '0>>22&0x3C@8>>24=1' -j DROP" % SRV["wg"])
+        keys = {}
+        for k in ("srv", "cli"):
+            priv = sh("wg genkey", capture=True).stdout.strip()
+            pub = sh("echo %s | wg pubkey" % priv, capture=True).stdout.strip()
+            open(os.path.join(w, "wg-%s.key" % k), "w").write(priv + "\n")
+            keys[k] = pub
+        ps = []
+        pb, pc = self.port(), self.port()
+        for n, sport, net, cport in ((0, 51820, "10.98.0", pb), (1, 51821, "10.98.1", pc)):
+            si, ci = "wgs%d" % n, "wgc%d" % n   # distinct names: the UAPI sockets in /var/run/wireguard are shared
+            ps.append(self.procs.start("tsl-srv", "wireguard-go -f %s" % si, "wg-srv-%d" % n))
+            ps.append(self.procs.start("tsl-cli", "wireguard-go -f %s" % ci, "wg-cli-%d" % n))
+            wait_for(lambda: si in out("tsl-srv", "ip link") and ci in out("tsl-cli", "ip link"), 5)
+            nx("tsl-srv", "wg set %s listen-port %d private-key %s/wg-srv.key peer %s allowed-ips %s.2/32" % (si, sport, w, keys["cli"], net))
+            nx("tsl-srv", "ip addr add %s.1/24 dev %s" % (net, si))
+            nx("tsl-srv", "ip link set %s up" % si)
+            nx("tsl-cli", "wg set %s listen-port %d private-key %s/wg-cli.key peer %s allowed-ips %s.1/32 endpoint %s:%d" % (
+                ci, cport, w, keys["srv"], net, SRV["wg"], sport))
+            nx("tsl-cli", "ip addr add %s.2/24 dev %s" % (net, ci))
+            nx("tsl-cli", "ip link set %s up" % ci)
+        cap = self.capture(name)
+        nx("tsl-cli", "ping -c 2 -W 2 10.98.1.1", check=False)
+        t0 = time.time()
+        nx("tsl-cli", "timeout 15 ping -c 12 -i 1 -W 1 10.98.0.1", check=False, timeout=20)
+        self.stop_capture(cap)
+        for p in ps:
+            self.procs.stop(p)
+        reset_censor()
+        self.truth(name, "WireGuard handshake initiations dropped (148-byte type-1 messages); the client retries without a response; an unblocked WireGuard control",
+                   {"trigger": "protocol", "port": 51820, "action": "DROP udp length 176 (IP) with first payload byte 1",
+                    "mechanism": "iptables -m length -m u32", "implementation": "wireguard-go", "residual_s": 0},
+                   [self.flow(pc, SRV["wg"], 51821, "udp", [], None, "control: handshake completes, pings answered"),
+                    self.flow(pb, SRV["wg"], 51820, "udp", ["vpn.interference"], None, "initiations unanswered")])
+
+    def sc_vpn_shadowsocks(self):
+        name = "vpn-shadowsocks"
+        rng = self.rng
+        residual = rng.choice([5, 6, 7])
+        reset_censor()
+        inj, logp = self.start_injector(name, [{"type": "fet", "dport": 8388, "residual_s": residual}])
+        pw = "lab-%d" % rng.randint(1000, 9999)
+        ss = self.procs.start("tsl-srv", "ss-server -s %s -p 8388 -k %s -m chacha20-ietf-poly1305 -u" % (SRV["ss"], pw), "ss-server")
+        time.sleep(0.5)
+        cap = self.capture(name)
+        ports = [self.port() for _ in range(4)]
+        loc = [self.port() for _ in range(4)]
+        flows = []
+
+        def via_ss(i, max_time):
+            self.port_range(ports[i])
+            sl = self.procs.start("tsl-cli", "ss-local -s %s -p 8388 -l 1080 -b 127.0.0.1 -k %s -m chacha20-ietf-poly1305" % (
+                SRV["ss"], pw), "ss-local-%d" % i)
+            time.sleep(0.4)
+            self.curl("http://%s/256k.bin" % SRV["web"], loc[i], extra="--socks5 127.0.0.1:1080", max_time=max_time)
+            self.procs.stop(sl)
+            self.port_range_reset()
+
+        via_ss(0, 4)
+        t_block = time.time()
+        via_ss(1, 2)
+        pctl = self.port()
+        self.http(self.names[0], SRV["web"], pctl)
+        wait_for(lambda: time.time() - t_block > residual + 0.5, residual + 2)
+        via_ss(2, 4)
+        self.stop_capture(cap)
+        self.procs.stop(inj)
+        self.procs.stop(ss)
+        inj_log = self.injected(logp)
+        self.truth(name, "Shadowsocks (fully encrypted first packet) detected by a GFW-style entropy rule, then the server ip:port dropped for a while (residual block, scaled down from 180 s)",
+                   {"trigger": "fet", "rule": "popcount/byte in (3.4, 4.6), no printable prefix/majority/run, no TLS/HTTP prefix",
+                    "action": "DROP client->server packets to the server ip:port", "server": "%s:8388" % SRV["ss"],
+                    "residual_s": residual, "scaled_from_s": 180, "cipher": "chacha20-ietf-poly1305",
+                    "mechanism": "scapy sniffer on the censor inserts an iptables rule after the first data packet"},
+                   [self.flow(ports[0], SRV["ss"], 8388, "tcp", ["vpn.interference", "tcp.blackhole"], None, "first connection (256 KiB download): its first packet passes, then the client's packets are dropped and the download stalls"),
+                    self.flow(ports[1], SRV["ss"], 8388, "tcp", ["residual_block", "tcp.blackhole"], None, "inside the residual window: SYN dropped"),
+                    self.flow(pctl, SRV["web"], 80, "tcp", [], None, "control during the residual window"),
+                    self.flow(ports[2], SRV["ss"], 8388, "tcp", [], None, "after the residual window: works")],
+                   extra={"injections": inj_log})
+
     def run(self, names):
         for n in names:
             fn = getattr(self, "sc_" + n.replace("-", "_"))
@@ -677,7 +823,7 @@ http { access_log off; types { text/html html; }
 
 
 SCENARIOS = ["http-host-rst", "tls-sni-reset", "tls-sni-drop", "gfw-rst", "http-blockpage", "http-dnat",
-             "dns-injection", "dns-manipulation", "throttle", "blackout", "benign-traps", "tls-mitm"]
+             "dns-injection", "dns-manipulation", "throttle", "blackout", "benign-traps", "tls-mitm", "vpn-openvpn", "vpn-wireguard", "vpn-shadowsocks"]
 THR_QUEUE = 3
 
 
