@@ -1,0 +1,105 @@
+//! Analyse a capture: a human summary, or JSON Lines with `--jsonl`.
+//!
+//! ```text
+//! cargo run --release --example analyze -- [--jsonl] [-j N] [FILE]
+//! ```
+//! With no FILE it analyses the small capture bundled in `testdata/`.
+//! Exit codes: 0 done, 1 runtime error (unreadable or unrecognised file),
+//! 2 usage error.
+
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tamperscope::report::{Record, Report, summary, write_line};
+use tamperscope::{Analyzer, Config};
+
+/// The capture analysed when no FILE is given.
+const BUNDLED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sample.pcap");
+
+#[derive(Parser)]
+#[command(about = "Detect network tampering in a packet capture")]
+struct Args {
+    /// pcap or pcapng file (optionally gzip-compressed); default: the bundled sample.
+    file: Option<PathBuf>,
+    /// Print JSON Lines (flow, tamper and stats records) to stdout.
+    #[arg(long)]
+    jsonl: bool,
+    /// Worker threads; 0 = one per core.
+    #[arg(short = 'j', long = "threads", default_value_t = 0)]
+    threads: usize,
+    /// Use the parallel path even for a small capture (for testing).
+    #[arg(long, hide = true)]
+    force_parallel: bool,
+    /// No progress bar.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let path = args.file.clone().unwrap_or_else(|| PathBuf::from(BUNDLED));
+    let cfg = Config::default().threads(args.threads).force_parallel(args.force_parallel);
+    let analyzer = Analyzer::new(cfg);
+    let cap = match analyzer.open(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    };
+    let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(cap.bytes().len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let mut analysis = analyzer.records(&cap);
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut report = Report::default();
+    let mut error: Option<String> = None;
+    while let Some(rec) = analysis.next() {
+        if let Some(b) = &bar {
+            b.set_position(analysis.progress().0 as u64);
+        }
+        if let Record::Stats(s) = &rec {
+            error = s.error.clone();
+        }
+        if args.jsonl {
+            if let Err(e) = write_line(&mut out, &rec) {
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+                eprintln!("error: writing output: {e}");
+                return ExitCode::from(1);
+            }
+        } else {
+            match rec {
+                Record::Flow(f) => report.flows.push(f),
+                Record::Tamper(t) => report.findings.push(t),
+                Record::Stats(s) => report.stats = s,
+                _ => {}
+            }
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if !args.jsonl {
+        let _ = write!(out, "{}", summary::render(&report));
+    }
+    if let Err(e) = out.flush() {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing output: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    if let Some(e) = error {
+        eprintln!("warning: {}: {e}", path.display());
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,231 @@
+//! The public entry point: [`Analyzer`] and its streaming [`Analysis`].
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::time::Instant;
+
+use crate::capture::{Capture, WalkState, WalkStop, Walker};
+use crate::config::Config;
+use crate::error::Result;
+use crate::pipeline::{Counts, Emitter, Shards};
+use crate::report::{Record, Report, Stats};
+
+/// Analyses captures with one [`Config`].
+#[derive(Clone, Debug, Default)]
+pub struct Analyzer {
+    cfg: Config,
+}
+
+impl Analyzer {
+    /// An analyzer with these settings.
+    pub fn new(cfg: Config) -> Analyzer {
+        Analyzer { cfg }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Opens a capture with this analyzer's decompression cap.
+    pub fn open(&self, path: &Path) -> Result<Capture> {
+        Capture::open(path, self.cfg.max_decompressed_bytes)
+    }
+
+    /// Opens and analyses a capture file.
+    pub fn analyze_path(&self, path: &Path) -> Result<Report> {
+        let cap = self.open(path)?;
+        Ok(self.analyze(&cap))
+    }
+
+    /// Analyses an opened capture and collects every record.
+    pub fn analyze(&self, cap: &Capture) -> Report {
+        let mut report = Report::default();
+        for rec in self.records(cap) {
+            match rec {
+                Record::Flow(f) => report.flows.push(f),
+                Record::Tamper(t) => report.findings.push(t),
+                Record::Stats(s) => report.stats = s,
+            }
+        }
+        report
+    }
+
+    /// Analyses a capture as a stream of records: flows (in order of first frame)
+    /// as soon as they are over, findings, and the `stats` record last. Memory
+    /// stays bounded by the flows alive at once, not by the capture's size.
+    pub fn records<'c>(&self, cap: &'c Capture) -> Analysis<'c> {
+        Analysis::new(cap, self.cfg.clone())
+    }
+}
+
+enum Mode<'c> {
+    Sequential(Walker<'c>),
+    Parallel {
+        pool: rayon::ThreadPool,
+        pos: usize,
+        state: WalkState,
+        next_index: u64,
+        parts: usize,
+    },
+    Done,
+}
+
+/// A running analysis: an iterator over output records.
+pub struct Analysis<'c> {
+    cap: &'c Capture,
+    cfg: Config,
+    mode: Mode<'c>,
+    shards: Shards,
+    counts: Counts,
+    emitter: Emitter,
+    ready: VecDeque<Record>,
+    stop: Option<WalkStop>,
+    started: Instant,
+    /// Bytes of the capture handled so far (for progress reporting).
+    progress: usize,
+    finished: bool,
+}
+
+impl<'c> Analysis<'c> {
+    fn new(cap: &'c Capture, cfg: Config) -> Analysis<'c> {
+        let threads = cfg.effective_threads();
+        let len = cap.bytes().len();
+        let parallel = cfg.force_parallel || (threads > 1 && len as u64 >= cfg.parallel_min_bytes);
+        let mut walker = cap.frames();
+        let mode = if parallel {
+            // Read the blocks before the first packet (pcapng section and interface
+            // descriptions) sequentially, so every range starts with them known.
+            let mut probe = cap.frames();
+            let mut pos = cap.data_start();
+            let mut state = probe.state().clone();
+            while let Some(step) = probe.step() {
+                if matches!(step, crate::capture::Step::Frame(_)) {
+                    break;
+                }
+                pos = probe.offset();
+                state = probe.state().clone();
+            }
+            walker = cap.frames();
+            match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+                Ok(pool) => Mode::Parallel {
+                    pool,
+                    pos,
+                    state,
+                    next_index: 1,
+                    parts: threads * 4,
+                },
+                Err(_) => Mode::Sequential(walker),
+            }
+        } else {
+            Mode::Sequential(walker)
+        };
+        Analysis {
+            cap,
+            shards: Shards::new(&cfg),
+            cfg,
+            mode,
+            counts: Counts::default(),
+            emitter: Emitter::default(),
+            ready: VecDeque::new(),
+            stop: None,
+            started: Instant::now(),
+            progress: 0,
+            finished: false,
+        }
+    }
+
+    /// Bytes of the capture processed so far, and the total.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.progress, self.cap.bytes().len())
+    }
+
+    /// Processes one window of the capture. Returns false when the walk is over.
+    fn advance(&mut self) -> bool {
+        let window = usize::try_from(self.cfg.window_bytes).unwrap_or(usize::MAX).max(1);
+        let bytes = self.cap.bytes();
+        match &mut self.mode {
+            Mode::Sequential(w) => {
+                let until = w.offset().saturating_add(window);
+                crate::pipeline::run_sequential(w, until, &mut self.shards, &mut self.counts);
+                self.progress = w.offset().min(bytes.len());
+                if w.finished() {
+                    self.stop = w.stop().cloned();
+                    self.mode = Mode::Done;
+                }
+            }
+            Mode::Parallel {
+                pool,
+                pos,
+                state,
+                next_index,
+                parts,
+            } => {
+                if *pos >= bytes.len() {
+                    self.mode = Mode::Done;
+                } else {
+                    let end = pos.saturating_add(window).min(bytes.len());
+                    let (shards, counts) = (&mut self.shards, &mut self.counts);
+                    let (p, st, ni, parts) = (*pos, state.clone(), *next_index, *parts);
+                    let r = pool.install(|| {
+                        crate::pipeline::run_parallel(bytes, p, end, &st, ni, parts, shards, counts)
+                    });
+                    *pos = r.pos;
+                    *state = r.state;
+                    *next_index = r.next_index;
+                    self.progress = r.pos.min(bytes.len());
+                    if r.stop.is_some() || r.pos >= bytes.len() || r.pos <= p {
+                        self.stop = r.stop;
+                        self.mode = Mode::Done;
+                    }
+                }
+            }
+            Mode::Done => return false,
+        }
+        self.emitter.collect(&mut self.shards);
+        self.emitter.release(&self.shards, &mut self.ready, false);
+        !matches!(self.mode, Mode::Done)
+    }
+
+    fn finish(&mut self) {
+        for t in &mut self.shards.tables {
+            t.finish_all();
+        }
+        self.emitter.collect(&mut self.shards);
+        self.emitter.release(&self.shards, &mut self.ready, true);
+        let mut s = Stats::default();
+        self.counts.into_stats(&mut s);
+        if let Some(e) = self.cap.compression_error() {
+            s.skip("corrupt_compression", 0, 0);
+            s.error = Some(format!("gzip stream damaged: {e}"));
+        }
+        if let Some(stop) = &self.stop {
+            s.skip(stop.reason.as_str(), 0, stop.bytes_skipped);
+            s.error = Some(stop.to_string());
+        }
+        s.flows = self.emitter.flows;
+        s.flows_evicted = self.emitter.evicted;
+        s.peak_live_flows = self.emitter.peak_live;
+        s.elapsed_s = self.started.elapsed().as_secs_f64();
+        self.ready.push_back(Record::Stats(s));
+    }
+}
+
+impl Iterator for Analysis<'_> {
+    type Item = Record;
+
+    fn next(&mut self) -> Option<Record> {
+        loop {
+            if let Some(r) = self.ready.pop_front() {
+                return Some(r);
+            }
+            if self.finished {
+                return None;
+            }
+            if !self.advance() {
+                self.finish();
+                self.finished = true;
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Link-layer header types (the `LINKTYPE_*` registry used by pcap and pcapng).
+
+use serde::Serialize;
+
+/// A link-layer header type, as stored in a pcap file header or a pcapng
+/// Interface Description Block, with the FCS bits already removed.
+///
+/// A newtype rather than an enum so that values we do not decode survive into the
+/// statistics (`link_types`, `skipped`) unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct LinkType(pub u16);
+
+impl LinkType {
+    /// BSD loopback: a 4-byte address family in the capturing host's byte order.
+    pub const NULL: LinkType = LinkType(0);
+    /// Ethernet II / 802.3.
+    pub const ETHERNET: LinkType = LinkType(1);
+    /// Raw IP (value used by some BSDs).
+    pub const RAW_12: LinkType = LinkType(12);
+    /// Raw IP (value used by OpenBSD).
+    pub const RAW_14: LinkType = LinkType(14);
+    /// Raw IP, the portable `LINKTYPE_RAW`.
+    pub const RAW: LinkType = LinkType(101);
+    /// OpenBSD loopback: like NULL, but the family is in network byte order.
+    pub const LOOP: LinkType = LinkType(108);
+    /// Linux "cooked" capture v1.
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    /// Linux netfilter NFLOG.
+    pub const NFLOG: LinkType = LinkType(239);
+    /// Raw IPv4.
+    pub const IPV4: LinkType = LinkType(228);
+    /// Raw IPv6.
+    pub const IPV6: LinkType = LinkType(229);
+    /// Linux "cooked" capture v2.
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+
+    /// Splits a raw 32-bit link-type field into the base type and the number of
+    /// FCS bytes that trail every frame.
+    ///
+    /// The pcap specification keeps the link type in the low 16 bits and, when bit
+    /// 26 (`F`) is set, the FCS length in 16-bit words in bits 28..31. Values such
+    /// as `0x30000001` (length nibble without the `F` bit) are the base type: the
+    /// upper bits never change how the frame starts, and a trailing FCS that is not
+    /// announced is bounded away by the IP length fields anyway.
+    pub fn from_raw(raw: u32) -> (LinkType, u8) {
+        let base = LinkType((raw & 0xffff) as u16);
+        let fcs = if raw & 0x0400_0000 != 0 {
+            (((raw >> 28) & 0xf) as u8) * 2
+        } else {
+            0
+        };
+        (base, fcs)
+    }
+
+    /// Whether [`crate::decode`] understands this link type.
+    pub fn is_supported(self) -> bool {
+        matches!(
+            self,
+            LinkType::NULL
+                | LinkType::ETHERNET
+                | LinkType::RAW_12
+                | LinkType::RAW_14
+                | LinkType::RAW
+                | LinkType::LOOP
+                | LinkType::LINUX_SLL
+                | LinkType::NFLOG
+                | LinkType::IPV4
+                | LinkType::IPV6
+                | LinkType::LINUX_SLL2
+        )
+    }
+}
+
+impl std::fmt::Display for LinkType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fcs_bits_are_split_off() {
+        assert_eq!(LinkType::from_raw(1), (LinkType::ETHERNET, 0));
+        assert_eq!(LinkType::from_raw(0x3000_0001), (LinkType::ETHERNET, 0));
+        assert_eq!(LinkType::from_raw(0x2400_0001), (LinkType::ETHERNET, 4));
+        assert_eq!(LinkType::from_raw(276), (LinkType::LINUX_SLL2, 0));
+    }
+}

@@ -1,0 +1,88 @@
+//! Analysis settings.
+
+/// Settings of an [`crate::Analyzer`]. Every field has a documented default;
+/// build with `Config::default()` and change what you need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Worker threads; 0 means one per core. Default 0.
+    pub threads: usize,
+    /// Use the parallel path even for small captures (tests use it to prove that
+    /// the output does not depend on the path). Default false.
+    pub force_parallel: bool,
+    /// Captures smaller than this are analysed on one thread. Default 8 MiB.
+    pub parallel_min_bytes: u64,
+    /// Bytes of capture decoded per parallel window; bounds the memory of decoded
+    /// packet views. Default 64 MiB.
+    pub window_bytes: u64,
+    /// Most flows tracked at once; beyond it the least recently active are
+    /// evicted (and counted in `flows_evicted`). Default 1,000,000.
+    pub max_flows: usize,
+    /// A TCP flow idle this long (capture time) is over. Default 300 s (Zeek's
+    /// `tcp_inactivity_timeout`).
+    pub tcp_idle_timeout_ns: u64,
+    /// A UDP/ICMP/other flow idle this long is over. Default 60 s.
+    pub udp_idle_timeout_ns: u64,
+    /// A TCP flow closed by FIN from both sides or by RST stays open this long for
+    /// late packets; after it, a packet on the same 5-tuple starts a new flow.
+    /// Default 5 s (Zeek's `tcp_close_delay` / `tcp_reset_delay`).
+    pub tcp_close_linger_ns: u64,
+    /// Bytes kept from the start of each direction of a TCP stream for handshake
+    /// parsing: a post-quantum ClientHello spanning segments, an HTTP response head,
+    /// a certificate chain. Default 16 KiB.
+    pub stream_buffer_bytes: u32,
+    /// Largest size a gzip-compressed capture may decompress to. Default 4 GiB.
+    pub max_decompressed_bytes: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            threads: 0,
+            force_parallel: false,
+            parallel_min_bytes: 8 << 20,
+            window_bytes: 64 << 20,
+            max_flows: 1_000_000,
+            tcp_idle_timeout_ns: 300_000_000_000,
+            udp_idle_timeout_ns: 60_000_000_000,
+            tcp_close_linger_ns: 5_000_000_000,
+            stream_buffer_bytes: 16 * 1024,
+            max_decompressed_bytes: 4 << 30,
+        }
+    }
+}
+
+impl Config {
+    /// Sets [`Config::threads`].
+    pub fn threads(mut self, n: usize) -> Config {
+        self.threads = n;
+        self
+    }
+
+    /// Sets [`Config::force_parallel`].
+    pub fn force_parallel(mut self, yes: bool) -> Config {
+        self.force_parallel = yes;
+        self
+    }
+
+    /// Sets [`Config::max_flows`].
+    pub fn max_flows(mut self, n: usize) -> Config {
+        self.max_flows = n;
+        self
+    }
+
+    /// Sets [`Config::window_bytes`].
+    pub fn window_bytes(mut self, n: u64) -> Config {
+        self.window_bytes = n.max(1);
+        self
+    }
+
+    /// The number of threads to use.
+    pub(crate) fn effective_threads(&self) -> usize {
+        if self.threads == 0 {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        } else {
+            self.threads
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Network and transport layers, from etherparse's lax slices.
+
+use std::net::IpAddr;
+
+use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
+
+use super::defrag::Reassembled;
+use super::icmp;
+use super::packet::{DecodeError, IcmpInfo, IpInfo, Packet, TcpFlags, TcpHeader, Transport, UdpHeader};
+use crate::capture::Timestamp;
+
+pub(super) fn from_sliced<'a>(
+    s: &LaxSlicedPacket<'a>,
+    frame: u64,
+    ts: Timestamp,
+    wire_len: u32,
+) -> Result<Packet<'a>, DecodeError> {
+    let (ip, pl) = match &s.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            let pl = v4.payload();
+            let ip = IpInfo {
+                src: IpAddr::V4(h.source_addr()),
+                dst: IpAddr::V4(h.destination_addr()),
+                version: 4,
+                ttl: h.ttl(),
+                ip_id: u32::from(h.identification()),
+                df: h.dont_fragment(),
+                proto: pl.ip_number.0,
+                ip_len: u32::from(h.total_len()),
+            };
+            let frag = pl.fragmented.then(|| {
+                (u32::from(h.fragments_offset().value()) * 8, h.more_fragments())
+            });
+            (ip, (pl, frag))
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            let pl = v6.payload();
+            let (ip_id, frag) = v6_fragment(h.next_header().0, v6.extensions().slice());
+            let ip = IpInfo {
+                src: IpAddr::V6(h.source_addr()),
+                dst: IpAddr::V6(h.destination_addr()),
+                version: 6,
+                ttl: h.hop_limit(),
+                ip_id,
+                df: false,
+                proto: pl.ip_number.0,
+                ip_len: u32::from(h.payload_length()) + 40,
+            };
+            (ip, (pl, frag))
+        }
+        _ => return Err(DecodeError::NotIp),
+    };
+    let (pl, frag) = pl;
+    if let Some((offset, more)) = frag {
+        return Ok(Packet {
+            frame,
+            ts,
+            wire_len,
+            ip,
+            transport: Transport::Fragment { offset, more },
+            payload: pl.payload,
+            truncated: pl.incomplete,
+        });
+    }
+    let (transport, payload) = match &s.transport {
+        Some(t) => transport_of(t),
+        None => (Transport::Other, pl.payload),
+    };
+    Ok(Packet {
+        frame,
+        ts,
+        wire_len,
+        ip,
+        transport,
+        payload,
+        truncated: pl.incomplete,
+    })
+}
+
+fn transport_of<'a>(t: &TransportSlice<'a>) -> (Transport<'a>, &'a [u8]) {
+    match t {
+        TransportSlice::Tcp(tcp) => {
+            let hs = tcp.header_slice();
+            let flags = u16::from_be_bytes([hs[12], hs[13]]) & 0x01ff;
+            (
+                Transport::Tcp(TcpHeader {
+                    sport: tcp.source_port(),
+                    dport: tcp.destination_port(),
+                    seq: tcp.sequence_number(),
+                    ack: tcp.acknowledgment_number(),
+                    flags: TcpFlags(flags),
+                    window: tcp.window_size(),
+                    options_raw: hs.get(20..).unwrap_or(&[]),
+                }),
+                tcp.payload(),
+            )
+        }
+        TransportSlice::Udp(udp) => (
+            Transport::Udp(UdpHeader {
+                sport: udp.source_port(),
+                dport: udp.destination_port(),
+            }),
+            udp.payload(),
+        ),
+        TransportSlice::Icmpv4(i) => (
+            Transport::Icmp(IcmpInfo {
+                v6: false,
+                icmp_type: i.type_u8(),
+                code: i.code_u8(),
+                quoted: icmp::quoted(i.type_u8(), false, i.payload()),
+            }),
+            i.payload(),
+        ),
+        TransportSlice::Icmpv6(i) => (
+            Transport::Icmp(IcmpInfo {
+                v6: true,
+                icmp_type: i.type_u8(),
+                code: i.code_u8(),
+                quoted: icmp::quoted(i.type_u8(), true, i.payload()),
+            }),
+            i.payload(),
+        ),
+        _ => (Transport::Other, &[]),
+    }
+}
+
+/// Decodes the transport layer of a reassembled datagram; the packet borrows the
+/// datagram's buffer.
+pub fn decode_reassembled(r: &Reassembled) -> Packet<'_> {
+    let data = &r.data[..];
+    let (transport, payload) = match r.ip.proto {
+        6 => match etherparse::TcpSlice::from_slice(data) {
+            Ok(t) => transport_of(&TransportSlice::Tcp(t)),
+            Err(_) => (Transport::Other, data),
+        },
+        17 => match etherparse::UdpSlice::from_slice_lax(data) {
+            Ok(u) => transport_of(&TransportSlice::Udp(u)),
+            Err(_) => (Transport::Other, data),
+        },
+        1 => match etherparse::Icmpv4Slice::from_slice(data) {
+            Ok(i) => transport_of(&TransportSlice::Icmpv4(i)),
+            Err(_) => (Transport::Other, data),
+        },
+        58 => match etherparse::Icmpv6Slice::from_slice(data) {
+            Ok(i) => transport_of(&TransportSlice::Icmpv6(i)),
+            Err(_) => (Transport::Other, data),
+        },
+        _ => (Transport::Other, data),
+    };
+    Packet {
+        frame: r.frame,
+        ts: r.ts,
+        wire_len: r.wire_len,
+        ip: r.ip,
+        transport,
+        payload,
+        truncated: false,
+    }
+}
+
+/// The identification and (offset, more) of an IPv6 fragment header, walking the
+/// extension headers ourselves (etherparse 0.21's extension iterator reads out of
+/// bounds on some truncated chains).
+fn v6_fragment(mut next: u8, mut ext: &[u8]) -> (u32, Option<(u32, bool)>) {
+    for _ in 0..16 {
+        let len = match next {
+            0 | 43 | 60 | 135 | 139 | 140 => (usize::from(*ext.get(1).unwrap_or(&0)) + 1) * 8,
+            51 => (usize::from(*ext.get(1).unwrap_or(&0)) + 2) * 4,
+            44 => {
+                if ext.len() < 8 {
+                    return (0, None);
+                }
+                let off_m = u16::from_be_bytes([ext[2], ext[3]]);
+                let id = u32::from_be_bytes([ext[4], ext[5], ext[6], ext[7]]);
+                let (offset, more) = (u32::from(off_m >> 3) * 8, off_m & 1 == 1);
+                return (id, (offset != 0 || more).then_some((offset, more)));
+            }
+            _ => return (0, None),
+        };
+        if ext.len() < len || len == 0 {
+            return (0, None);
+        }
+        next = ext[0];
+        ext = &ext[len..];
+    }
+    (0, None)
+}

@@ -1,0 +1,251 @@
+//! One flow: a connection (TCP) or a conversation (UDP, ICMP, other IP protocols).
+
+use crate::capture::Timestamp;
+use crate::decode::{Packet, TcpHeader, Transport};
+
+use super::key::{Endpoint, FlowKey};
+use super::stream::StreamBuf;
+use super::track::{Baseline, CloseInfo, SegKind, SeqTrack};
+use super::zeek::{Seg, ZeekTcp};
+
+/// Index of the client → server direction in [`Flow::dirs`].
+pub const TO_SERVER: usize = 0;
+/// Index of the server → client direction in [`Flow::dirs`].
+pub const TO_CLIENT: usize = 1;
+
+/// Most RST/FIN records kept per direction.
+const MAX_CLOSES: usize = 8;
+/// Most ICMP errors kept per flow.
+const MAX_ICMP: usize = 8;
+
+/// Counters and baselines of one direction of a flow.
+#[derive(Clone, Debug, Default)]
+pub struct Direction {
+    /// Packets.
+    pub pkts: u64,
+    /// Bytes on the wire (frame lengths).
+    pub bytes: u64,
+    /// IP bytes (IP total length), as Zeek counts them.
+    pub ip_bytes: u64,
+    /// Transport payload bytes.
+    pub payload_bytes: u64,
+    /// First and last frame of this direction.
+    pub first_frame: u64,
+    /// Last frame of this direction.
+    pub last_frame: u64,
+    /// Capture time of this direction's first packet.
+    pub first_ts: Timestamp,
+    /// TTL, IP ID, window and option baselines.
+    pub baseline: Baseline,
+    /// TCP sequence tracking.
+    pub seq: SeqTrack,
+    /// The first bytes of the stream (TCP) or of the first datagrams (UDP).
+    pub stream: StreamBuf,
+    /// RST and FIN segments, in order (at most 8).
+    pub closes: Vec<CloseInfo>,
+    /// First frame that carried payload.
+    pub first_payload_frame: Option<u64>,
+}
+
+/// An ICMP error that quoted a packet of this flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IcmpError {
+    /// Its frame.
+    pub frame: u64,
+    /// Who sent it (a router on the path, or the destination).
+    pub from: std::net::IpAddr,
+    /// ICMP type.
+    pub icmp_type: u8,
+    /// ICMP code.
+    pub code: u8,
+    /// ICMPv6 rather than ICMPv4.
+    pub v6: bool,
+    /// TTL of the quoted packet when it reached the reporter.
+    pub quoted_ttl: u8,
+}
+
+/// A flow and everything tracked about it.
+#[derive(Clone, Debug)]
+pub struct Flow {
+    /// Deterministic identifier.
+    pub id: u64,
+    /// The direction-free key.
+    pub key: FlowKey,
+    /// The side that opened the flow.
+    pub client: Endpoint,
+    /// The other side.
+    pub server: Endpoint,
+    /// First packet time.
+    pub first_ts: Timestamp,
+    /// Last packet time.
+    pub last_ts: Timestamp,
+    /// First frame.
+    pub first_frame: u64,
+    /// Last frame.
+    pub last_frame: u64,
+    /// `[to server, to client]`.
+    pub dirs: [Direction; 2],
+    /// Zeek-compatible state (TCP only).
+    pub zeek: Option<Box<ZeekTcp>>,
+    /// ICMP errors about this flow.
+    pub icmp_errors: Vec<IcmpError>,
+    /// A FIN from both sides, or a RST, was seen.
+    pub closed: bool,
+    /// The first packet was sent by the client (false when it was a SYN-ACK).
+    first_from_client: bool,
+}
+
+impl Flow {
+    /// A new flow whose first packet goes `src → dst`.
+    pub(crate) fn new(key: FlowKey, src: Endpoint, dst: Endpoint, p: &Packet<'_>) -> Flow {
+        // The client is the side that sent the first SYN; a SYN-ACK seen first was
+        // sent by the server. Otherwise the first packet's sender is the client.
+        let swap = matches!(p.transport, Transport::Tcp(t) if t.flags.syn() && t.flags.ack());
+        let (client, server) = if swap { (dst, src) } else { (src, dst) };
+        Flow {
+            id: flow_id(p.frame, &key),
+            key,
+            client,
+            server,
+            first_ts: p.ts,
+            last_ts: p.ts,
+            first_frame: p.frame,
+            last_frame: p.frame,
+            dirs: Default::default(),
+            zeek: (key.proto == 6).then(|| Box::new(ZeekTcp::new())),
+            icmp_errors: Vec::new(),
+            closed: false,
+            first_from_client: !swap,
+        }
+    }
+
+    /// Whether a packet from `src` goes to the server.
+    #[inline]
+    pub fn is_to_server(&self, src: &Endpoint) -> bool {
+        *src == self.client
+    }
+
+    /// Accounts for one packet of this flow. Returns what the segment was (TCP).
+    pub(crate) fn update(&mut self, p: &Packet<'_>, src: &Endpoint, stream_cap: u32) -> SegKind {
+        let dir = if self.is_to_server(src) { TO_SERVER } else { TO_CLIENT };
+        self.last_ts = self.last_ts.max(p.ts);
+        self.last_frame = p.frame;
+        let tcp = match &p.transport {
+            Transport::Tcp(t) => Some(*t),
+            _ => None,
+        };
+        let d = &mut self.dirs[dir];
+        let first = d.pkts == 0;
+        if first {
+            d.first_frame = p.frame;
+            d.first_ts = p.ts;
+            d.stream = StreamBuf::new(stream_cap);
+        }
+        d.pkts += 1;
+        d.bytes += u64::from(p.wire_len);
+        d.ip_bytes += u64::from(p.ip.ip_len);
+        d.payload_bytes += p.payload.len() as u64;
+        d.last_frame = p.frame;
+        if !p.payload.is_empty() {
+            d.first_payload_frame.get_or_insert(p.frame);
+        }
+        d.baseline.update(p, tcp.as_ref(), first);
+        let Some(t) = tcp else {
+            // UDP and others: keep the first datagrams back to back (bounded), which
+            // is what the datagram protocols' parsers read.
+            if !p.payload.is_empty() && d.stream.bytes().len() < 2048 {
+                let off = d.stream.bytes().len() as u32;
+                d.stream.insert(off, p.payload, p.frame);
+            }
+            return SegKind::Empty;
+        };
+        self.update_tcp(dir, p, &t)
+    }
+
+    fn update_tcp(&mut self, dir: usize, p: &Packet<'_>, t: &TcpHeader<'_>) -> SegKind {
+        let payload_len = p.payload.len() as u32;
+        let d = &mut self.dirs[dir];
+        let (kind, off) = d.seq.update(t, payload_len);
+        if let Some(off) = off {
+            if payload_len > 0 && d.stream.insert(off, p.payload, p.frame).conflict {
+                d.seq.conflict(p.frame);
+            }
+        }
+        if (t.flags.rst() || t.flags.fin()) && d.closes.len() < MAX_CLOSES {
+            d.closes.push(CloseInfo {
+                frame: p.frame,
+                ts: p.ts.0,
+                flags: t.flags.0,
+                seq: t.seq,
+                ack: t.ack,
+                window: t.window,
+                ttl: p.ip.ttl,
+                ip_id: p.ip.ip_id,
+                has_timestamps: t.has_timestamps(),
+                payload_len,
+            });
+        }
+        if t.flags.rst() {
+            self.closed = true;
+        } else if t.flags.fin() {
+            let other = &self.dirs[1 - dir];
+            if other.closes.iter().any(|c| c.flags & 0x01 != 0) {
+                self.closed = true;
+            }
+        }
+        if let Some(z) = self.zeek.as_mut() {
+            let from_first = (dir == TO_SERVER) == self.first_from_client;
+            z.on_packet(
+                from_first,
+                &Seg {
+                    flags: t.flags.0,
+                    seq: t.seq,
+                    ack: t.ack,
+                    payload_len,
+                    window: t.window,
+                },
+            );
+        }
+        kind
+    }
+
+    /// Records an ICMP error that quoted a packet of this flow.
+    pub(crate) fn add_icmp_error(&mut self, p: &Packet<'_>) {
+        if let Transport::Icmp(i) = p.transport {
+            if self.icmp_errors.len() < MAX_ICMP {
+                self.icmp_errors.push(IcmpError {
+                    frame: p.frame,
+                    from: p.ip.src,
+                    icmp_type: i.icmp_type,
+                    code: i.code,
+                    v6: i.v6,
+                    quoted_ttl: i.quoted.map(|q| q.ttl).unwrap_or(0),
+                });
+            }
+        }
+    }
+
+    /// Whether a SYN (without ACK) in this packet starts a new connection on the
+    /// same 5-tuple rather than belonging to this one.
+    pub(crate) fn is_reuse(&self, t: &TcpHeader<'_>, src: &Endpoint) -> bool {
+        if !t.flags.syn() || t.flags.ack() {
+            return false;
+        }
+        let dir = if self.is_to_server(src) { TO_SERVER } else { TO_CLIENT };
+        match self.dirs[dir].seq.isn {
+            // A retransmitted SYN carries the same ISN.
+            Some(isn) => isn != t.seq,
+            // A SYN from a side that sent none yet: a new connection once this one
+            // is over; otherwise a simultaneous open or a late SYN.
+            None => self.closed || self.dirs[dir].pkts > 0,
+        }
+    }
+}
+
+/// A flow id that is the same for a given capture on every run: a mix of the
+/// first frame number (unique per flow) and the key, kept below 2^53 so JSON
+/// consumers read it exactly.
+fn flow_id(first_frame: u64, key: &FlowKey) -> u64 {
+    let h = key.stable_hash() & 0xffff;
+    ((first_frame << 16) | h) & ((1u64 << 53) - 1)
+}

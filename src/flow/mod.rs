@@ -1,0 +1,24 @@
+//! Flows: packets grouped into connections, with per-direction baselines.
+//!
+//! A flow is keyed by a symmetric 5-tuple ([`FlowKey`]); its client is the side
+//! that sent the first SYN (or the first packet, for UDP). A 5-tuple reused after
+//! FIN/RST, after a new SYN with another initial sequence number, or after an idle
+//! gap starts a new flow. Per direction, a flow keeps counters, the TTL / IP ID /
+//! window / option baselines that forged packets are compared against, TCP
+//! sequence tracking (retransmissions, holes, overlaps and overlaps whose bytes
+//! differ) and a bounded buffer of the stream's first bytes. [`zeek`] keeps
+//! Zeek-compatible `conn_state` and `history`.
+
+mod flow;
+mod key;
+mod stream;
+mod table;
+mod track;
+#[path = "zeek_stub.rs"]
+pub mod zeek;
+
+pub use flow::{Direction, Flow, IcmpError, TO_CLIENT, TO_SERVER};
+pub use key::{Endpoint, FlowKey};
+pub use stream::{Insert, SegmentMark, StreamBuf};
+pub use table::{FlowTable, SHARDS, shard_of, shard_of_packet};
+pub use track::{Baseline, CloseInfo, IpIdTrack, SegKind, SeqTrack, SynInfo, TtlTrack};

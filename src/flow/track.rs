@@ -1,0 +1,276 @@
+//! Per-direction header baselines and TCP sequence tracking.
+//!
+//! These are the facts detectors compare a suspicious packet against: the TTL and
+//! IP ID the real sender uses, the options it negotiated, how far its sequence
+//! space has advanced and whether bytes were sent twice with different content.
+
+use crate::decode::{Packet, TcpHeader, TcpOptions};
+
+/// TTL / hop-limit history of one direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TtlTrack {
+    /// TTL of the first packet.
+    pub first: u8,
+    /// TTL of the latest packet.
+    pub last: u8,
+    /// Lowest TTL seen.
+    pub min: u8,
+    /// Highest TTL seen.
+    pub max: u8,
+    /// How often the TTL differed from the previous packet's.
+    pub changes: u32,
+}
+
+impl TtlTrack {
+    fn update(&mut self, ttl: u8, first: bool) {
+        if first {
+            *self = TtlTrack {
+                first: ttl,
+                last: ttl,
+                min: ttl,
+                max: ttl,
+                changes: 0,
+            };
+            return;
+        }
+        if ttl != self.last {
+            self.changes += 1;
+        }
+        self.last = ttl;
+        self.min = self.min.min(ttl);
+        self.max = self.max.max(ttl);
+    }
+}
+
+/// IP ID history of one direction (IPv4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IpIdTrack {
+    /// IP ID of the first packet.
+    pub first: u32,
+    /// IP ID of the latest packet.
+    pub last: u32,
+    /// Packets with IP ID 0.
+    pub zeros: u32,
+    /// Packets whose IP ID was the previous one plus 1..=16 (a counter).
+    pub increments: u32,
+    /// Packets whose IP ID jumped elsewhere.
+    pub jumps: u32,
+}
+
+impl IpIdTrack {
+    fn update(&mut self, id: u32, first: bool) {
+        if id == 0 {
+            self.zeros += 1;
+        }
+        if first {
+            self.first = id;
+        } else {
+            let d = id.wrapping_sub(self.last) & 0xffff;
+            if (1..=16).contains(&d) {
+                self.increments += 1;
+            } else if d != 0 {
+                self.jumps += 1;
+            }
+        }
+        self.last = id;
+    }
+}
+
+/// The header of a SYN or SYN-ACK: the sender's handshake baseline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SynInfo {
+    /// Its frame.
+    pub frame: u64,
+    /// Initial sequence number.
+    pub seq: u32,
+    /// TTL / hop limit.
+    pub ttl: u8,
+    /// IP ID.
+    pub ip_id: u32,
+    /// Window.
+    pub window: u16,
+    /// Options offered.
+    pub options: TcpOptions,
+}
+
+/// A RST or FIN as received: everything needed to judge whether it was forged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CloseInfo {
+    /// Its frame.
+    pub frame: u64,
+    /// Capture time (ns since the epoch).
+    pub ts: i64,
+    /// TCP flags.
+    pub flags: u16,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number.
+    pub ack: u32,
+    /// Window.
+    pub window: u16,
+    /// TTL / hop limit.
+    pub ttl: u8,
+    /// IP ID.
+    pub ip_id: u32,
+    /// Whether it carried the TCP timestamp option.
+    pub has_timestamps: bool,
+    /// Payload length.
+    pub payload_len: u32,
+}
+
+/// Sequence-space tracking of one direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeqTrack {
+    /// Initial sequence number, from the SYN.
+    pub isn: Option<u32>,
+    /// Sequence number of stream byte 0 (ISN + 1, or the first segment seen).
+    pub base: Option<u32>,
+    /// Next expected sequence number (highest seq + length seen).
+    pub next: u32,
+    /// Highest acknowledgment number sent.
+    pub highest_ack: Option<u32>,
+    /// Segments that carried only bytes already seen.
+    pub retransmissions: u32,
+    /// Segments that started beyond the next expected byte (a hole before them).
+    pub holes: u32,
+    /// Segments that partly overlapped bytes already seen.
+    pub overlaps: u32,
+    /// Overlaps or retransmissions whose bytes differ from the first copy.
+    pub overlap_conflicts: u32,
+    /// Frame of the first conflicting segment.
+    pub first_conflict_frame: Option<u64>,
+}
+
+/// What a segment was, relative to the stream so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SegKind {
+    /// No sequence space used (pure ACK, RST).
+    Empty,
+    /// The next bytes.
+    InOrder,
+    /// Starts beyond the next expected byte.
+    AfterHole,
+    /// Only bytes already seen.
+    Retransmission,
+    /// Some old bytes, some new.
+    Overlap,
+}
+
+#[inline]
+fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+impl SeqTrack {
+    /// Accounts for a segment; returns what it was and its stream offset.
+    pub fn update(&mut self, t: &TcpHeader<'_>, payload_len: u32) -> (SegKind, Option<u32>) {
+        if t.flags.syn() {
+            self.isn = Some(t.seq);
+            if self.base.is_none() {
+                self.base = Some(t.seq.wrapping_add(1));
+                self.next = t.seq.wrapping_add(1);
+            }
+        }
+        if t.flags.ack() {
+            let a = t.ack;
+            match self.highest_ack {
+                Some(h) if !seq_lt(h, a) => {}
+                _ => self.highest_ack = Some(a),
+            }
+        }
+        let start = if t.flags.syn() { t.seq.wrapping_add(1) } else { t.seq };
+        let len = payload_len + u32::from(t.flags.fin());
+        if len == 0 {
+            return (SegKind::Empty, None);
+        }
+        let first = self.base.is_none();
+        let base = *self.base.get_or_insert(start);
+        if first {
+            self.next = start;
+        }
+        let end = start.wrapping_add(len);
+        let kind = if start == self.next {
+            SegKind::InOrder
+        } else if seq_lt(self.next, start) {
+            self.holes += 1;
+            SegKind::AfterHole
+        } else if !seq_lt(self.next, end) {
+            self.retransmissions += 1;
+            SegKind::Retransmission
+        } else {
+            self.overlaps += 1;
+            SegKind::Overlap
+        };
+        if seq_lt(self.next, end) {
+            self.next = end;
+        }
+        let off = start.wrapping_sub(base);
+        // Offsets "before" the base wrap to huge values: not in the buffer.
+        let off = (off < 0x8000_0000).then_some(off);
+        (kind, off)
+    }
+
+    /// Records a conflicting overlap found by the stream buffer.
+    pub fn conflict(&mut self, frame: u64) {
+        self.overlap_conflicts += 1;
+        self.first_conflict_frame.get_or_insert(frame);
+    }
+}
+
+/// Header baselines for one direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Baseline {
+    /// TTL history.
+    pub ttl: TtlTrack,
+    /// IP ID history.
+    pub ip_id: IpIdTrack,
+    /// The SYN or SYN-ACK this side sent.
+    pub syn: Option<SynInfo>,
+    /// Window of the first TCP packet.
+    pub first_window: Option<u16>,
+    /// Packets advertising a zero window.
+    pub zero_windows: u32,
+    /// TCP packets carrying the timestamp option.
+    pub ts_option_pkts: u32,
+}
+
+impl Baseline {
+    /// Updates the baseline with one packet (`first` for the direction's first).
+    pub fn update(&mut self, p: &Packet<'_>, tcp: Option<&TcpHeader<'_>>, first: bool) {
+        self.ttl.update(p.ip.ttl, first);
+        if p.ip.version == 4 {
+            self.ip_id.update(p.ip.ip_id, first);
+        }
+        if let Some(t) = tcp {
+            self.first_window.get_or_insert(t.window);
+            if t.window == 0 && !t.flags.rst() {
+                self.zero_windows += 1;
+            }
+            if !t.options_raw.is_empty() {
+                let o = t.options();
+                if o.timestamps.is_some() {
+                    self.ts_option_pkts += 1;
+                }
+                if t.flags.syn() && self.syn.is_none() {
+                    self.syn = Some(SynInfo {
+                        frame: p.frame,
+                        seq: t.seq,
+                        ttl: p.ip.ttl,
+                        ip_id: p.ip.ip_id,
+                        window: t.window,
+                        options: o,
+                    });
+                }
+            } else if t.flags.syn() && self.syn.is_none() {
+                self.syn = Some(SynInfo {
+                    frame: p.frame,
+                    seq: t.seq,
+                    ttl: p.ip.ttl,
+                    ip_id: p.ip.ip_id,
+                    window: t.window,
+                    options: TcpOptions::default(),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! # tamperscope
+//!
+//! Reads packet captures and says, with packet-level evidence, whether and how
+//! traffic was tampered with: injected TCP resets, block pages, DNS injection, TLS
+//! interference, QUIC and VPN blocking, throttling, blackouts.
+//!
+//! ## Architecture: the folders mirror the data flow
+//!
+//! ```text
+//! file ─mmap─▶ capture ─Frame<'a>─▶ decode ─Packet<'a>─▶ flow ─Flow─▶ report
+//! ```
+//!
+//! - [`capture`] owns the bytes: a read-only memory map of the file (or a buffer
+//!   when it was gzip-compressed, decompressed under a cap). A [`capture::Walker`]
+//!   walks pcap records or pcapng blocks with `pcap-parser`'s per-record parsers,
+//!   behind our own length guards, and yields [`capture::Frame`]s: `&'a [u8]`
+//!   views into the map numbered as Wireshark numbers them. Damage stops the walk
+//!   with a [`capture::WalkStop`]; everything before it is analysed.
+//! - [`decode`] turns a frame into a [`decode::Packet`] view with etherparse's lax
+//!   slicers (truncated frames decode as far as they go; checksums are not
+//!   checked): the fields evidence needs (TTL, IP ID, DF, TCP seq/ack/flags/window,
+//!   options on demand), the quoted header of ICMP errors, and the payload as a
+//!   slice. Fragments are reassembled by a bounded [`decode::Defragmenter`].
+//! - [`flow`] groups packets into flows in [`flow::SHARDS`] fixed shards
+//!   ([`flow::FlowTable`]), keyed by a symmetric 5-tuple; a reused 5-tuple starts
+//!   a new flow. Each direction keeps header baselines, TCP sequence tracking
+//!   (including overlaps whose bytes differ) and a bounded buffer of its first
+//!   bytes; [`flow::zeek`] reproduces Zeek's `conn_state` and `history`.
+//! - `pipeline` drives the walk on one thread or, for large captures, cuts the map
+//!   into byte ranges re-synchronised to record boundaries, walks and decodes them
+//!   in parallel into per-shard buckets, verifies that the ranges chain exactly,
+//!   and replays every shard in capture order with rayon. Shards, timeouts and
+//!   output order never depend on the thread count, so output is identical for
+//!   any `-j`.
+//! - [`report`] owns the output: owned, serde-serialisable records, written as the
+//!   JSON Lines of `DESIGN.md` (one `flow` per flow in order of first frame,
+//!   `tamper` findings, a final `stats`), or as a human summary.
+//!
+//! Per-packet work borrows from the map and allocates nothing but flow state;
+//! what outlives the walk is copied into the small records of [`report`].
+//!
+//! ## Use
+//!
+//! ```no_run
+//! use tamperscope::{Analyzer, Config};
+//! let analyzer = Analyzer::new(Config::default());
+//! let report = analyzer.analyze_path("capture.pcap".as_ref())?;
+//! for flow in &report.flows {
+//!     println!("{}:{} -> {}:{} {}", flow.src_ip, flow.src_port, flow.dest_ip, flow.dest_port, flow.conn_state);
+//! }
+//! println!("{} frames, {} skipped reasons", report.stats.frames, report.stats.skipped.len());
+//! # Ok::<(), tamperscope::Error>(())
+//! ```
+//!
+//! For captures too large to hold every record, iterate:
+//! `analyzer.records(&capture)` yields records as flows end.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod analyzer;
+pub mod capture;
+mod config;
+pub mod decode;
+mod error;
+pub mod flow;
+mod pipeline;
+pub mod report;
+
+pub use analyzer::{Analysis, Analyzer};
+pub use config::Config;
+pub use error::{Error, Result};

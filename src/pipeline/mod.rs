@@ -1,0 +1,56 @@
+//! The analysis pipeline: walk → decode → flow tables → records.
+//!
+//! Two paths feed the same flow shards:
+//! - [`sequential`]: one walker, each packet decoded and handed to its shard;
+//! - [`parallel`]: the mapped file is cut into byte ranges re-synchronised to
+//!   record boundaries; ranges are walked and decoded in parallel into per-shard
+//!   buckets, checked to chain exactly (a range whose start was guessed wrong is
+//!   re-walked), and then every shard replays its buckets in capture order, shards
+//!   in parallel.
+//!
+//! Each shard sees the same packets in the same order on both paths, IP
+//! fragments are reassembled by one defragmenter in frame order on both, and
+//! finished flows are emitted in order of first frame once no live flow can
+//! precede them — so the output is byte-identical for any thread count.
+
+mod counts;
+mod emit;
+mod parallel;
+mod sequential;
+
+pub(crate) use counts::Counts;
+pub(crate) use emit::Emitter;
+pub(crate) use parallel::run_window as run_parallel;
+pub(crate) use sequential::run_window as run_sequential;
+
+use crate::config::Config;
+use crate::decode::{Defragmenter, Packet, Transport, decode_reassembled};
+use crate::flow::{FlowTable, SHARDS, shard_of_packet};
+
+/// The flow state shared by both paths.
+pub(crate) struct Shards {
+    pub tables: Vec<FlowTable>,
+    pub defrag: Defragmenter,
+}
+
+impl Shards {
+    pub fn new(cfg: &Config) -> Shards {
+        Shards {
+            tables: (0..SHARDS).map(|_| FlowTable::new(cfg)).collect(),
+            defrag: Defragmenter::default(),
+        }
+    }
+
+    /// Hands one packet to its shard (reassembling fragments first).
+    #[inline]
+    pub fn dispatch(&mut self, p: &Packet<'_>) {
+        if matches!(p.transport, Transport::Fragment { .. }) {
+            if let Some(r) = self.defrag.push(p) {
+                let q = decode_reassembled(&r);
+                self.tables[shard_of_packet(&q)].process(&q);
+            }
+            return;
+        }
+        self.tables[shard_of_packet(p)].process(p);
+    }
+}

@@ -1,0 +1,160 @@
+//! The parallel path: byte ranges walked and decoded in parallel, shards replayed
+//! in parallel.
+
+use rayon::prelude::*;
+
+use super::{Counts, Shards};
+use crate::capture::{WalkState, WalkStop, Walker, resync};
+use crate::decode::{Packet, Reassembled, Transport, decode, decode_reassembled};
+use crate::flow::{SHARDS, shard_of_packet};
+
+/// One range's walk: its packets by shard, and where it ended.
+struct RangeOut<'a> {
+    end: usize,
+    end_pos: usize,
+    end_state: WalkState,
+    stop: Option<WalkStop>,
+    /// Frames of this range (to number the next range's frames).
+    frames: u64,
+    counts: Counts,
+    buckets: Vec<Vec<Packet<'a>>>,
+    frags: Vec<Packet<'a>>,
+}
+
+fn walk_range<'a>(bytes: &'a [u8], start: usize, end: usize, state: WalkState) -> RangeOut<'a> {
+    let mut w = Walker::new(bytes, start, end, state, 1);
+    let mut counts = Counts::default();
+    let mut buckets: Vec<Vec<Packet<'a>>> = (0..SHARDS).map(|_| Vec::new()).collect();
+    let mut frags = Vec::new();
+    for frame in w.by_ref() {
+        counts.frame(&frame);
+        match decode(&frame) {
+            Ok(p) if matches!(p.transport, Transport::Fragment { .. }) => frags.push(p),
+            Ok(p) => buckets[shard_of_packet(&p)].push(p),
+            Err(e) => counts.skip(e, &frame),
+        }
+    }
+    RangeOut {
+        end,
+        end_pos: w.offset(),
+        end_state: w.state().clone(),
+        stop: w.stop().cloned(),
+        frames: w.next_index() - 1,
+        counts,
+        buckets,
+        frags,
+    }
+}
+
+/// What one window did.
+pub(crate) struct WindowEnd {
+    pub pos: usize,
+    pub state: WalkState,
+    pub next_index: u64,
+    pub stop: Option<WalkStop>,
+}
+
+/// Walks and analyses the records starting in `[pos, window_end)`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_window(
+    bytes: &[u8],
+    pos: usize,
+    window_end: usize,
+    state: &WalkState,
+    next_index: u64,
+    parts: usize,
+    shards: &mut Shards,
+    counts: &mut Counts,
+) -> WindowEnd {
+    // Split points, each moved forward to a plausible record boundary.
+    let span = window_end - pos;
+    let mut starts = vec![pos];
+    for i in 1..parts {
+        let nominal = pos + span * i / parts;
+        if let Some(b) = resync(bytes, nominal, state) {
+            if b > *starts.last().unwrap_or(&pos) && b < window_end {
+                starts.push(b);
+            }
+        }
+    }
+    let ranges: Vec<(usize, usize)> = starts
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| (s, starts.get(i + 1).copied().unwrap_or(window_end)))
+        .collect();
+    let mut outs: Vec<RangeOut<'_>> = ranges
+        .par_iter()
+        .map(|&(s, e)| walk_range(bytes, s, e, state.clone()))
+        .collect();
+
+    // Check the chain: each range must start exactly where the previous one ended,
+    // in the state it ended in. Re-walk any range that does not.
+    let mut i = 1;
+    while i < outs.len() {
+        let prev = &outs[i - 1];
+        if prev.stop.is_some() {
+            outs.truncate(i);
+            break;
+        }
+        let start_i = ranges[i].0;
+        if prev.end_pos != start_i || prev.end_state != *state {
+            let (p, st, end) = (prev.end_pos, prev.end_state.clone(), outs[i].end);
+            outs[i] = walk_range(bytes, p, end, st);
+        }
+        i += 1;
+    }
+
+    // Number the frames, count, and reassemble fragments in frame order.
+    let mut base = next_index - 1;
+    let mut reassembled: Vec<Reassembled> = Vec::new();
+    for out in &mut outs {
+        for b in &mut out.buckets {
+            for p in b.iter_mut() {
+                p.frame += base;
+            }
+        }
+        for f in &mut out.frags {
+            f.frame += base;
+            if let Some(r) = shards.defrag.push(f) {
+                reassembled.push(r);
+            }
+        }
+        base += out.frames;
+        counts.add(&out.counts);
+    }
+    let mut extra: Vec<Vec<Packet<'_>>> = (0..SHARDS).map(|_| Vec::new()).collect();
+    for r in &reassembled {
+        let q = decode_reassembled(r);
+        extra[shard_of_packet(&q)].push(q);
+    }
+
+    // Replay every shard's packets in capture order, shards in parallel.
+    let outs_ref = &outs;
+    shards
+        .tables
+        .par_iter_mut()
+        .zip(extra.par_iter())
+        .enumerate()
+        .for_each(|(s, (table, extra))| {
+            let mut ex = extra.iter().peekable();
+            for out in outs_ref {
+                for p in &out.buckets[s] {
+                    while let Some(q) = ex.next_if(|q| q.frame < p.frame) {
+                        table.process(q);
+                    }
+                    table.process(p);
+                }
+            }
+            for q in ex {
+                table.process(q);
+            }
+        });
+
+    let last = outs.last();
+    WindowEnd {
+        pos: last.map(|o| o.end_pos).unwrap_or(pos),
+        state: last.map(|o| o.end_state.clone()).unwrap_or_else(|| state.clone()),
+        next_index: base + 1,
+        stop: last.and_then(|o| o.stop.clone()),
+    }
+}

@@ -1,0 +1,17 @@
+//! The one-thread path: walk, decode, dispatch.
+
+use super::{Counts, Shards};
+use crate::capture::Walker;
+use crate::decode::decode;
+
+/// Walks frames until the walker passes `until` (a byte offset) or ends.
+pub(crate) fn run_window(walker: &mut Walker<'_>, until: usize, shards: &mut Shards, counts: &mut Counts) {
+    while walker.offset() < until {
+        let Some(frame) = walker.next() else { return };
+        counts.frame(&frame);
+        match decode(&frame) {
+            Ok(p) => shards.dispatch(&p),
+            Err(e) => counts.skip(e, &frame),
+        }
+    }
+}

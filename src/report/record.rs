@@ -1,0 +1,179 @@
+//! Flow and finding records.
+
+use serde::Serialize;
+
+use crate::flow::{Flow, TO_CLIENT, TO_SERVER};
+
+/// One line of output.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum Record {
+    /// A flow.
+    Flow(FlowRecord),
+    /// A finding.
+    Tamper(Finding),
+    /// The final counters.
+    Stats(super::Stats),
+}
+
+/// The `flow` record: one per flow.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[non_exhaustive]
+pub struct FlowRecord {
+    /// Always `"flow"`.
+    pub event_type: &'static str,
+    /// RFC 3339 time of the first packet.
+    pub timestamp: String,
+    /// Deterministic id.
+    pub flow_id: u64,
+    /// Client address.
+    pub src_ip: String,
+    /// Client port.
+    pub src_port: u16,
+    /// Server address.
+    pub dest_ip: String,
+    /// Server port.
+    pub dest_port: u16,
+    /// `tcp`, `udp`, `icmp`, `ipv6-icmp`, ...
+    pub proto: String,
+    /// The application protocol identified.
+    pub app_proto: &'static str,
+    /// `certain` or `likely`; null when nothing was identified.
+    pub app_proto_confidence: Option<&'static str>,
+    /// First frame.
+    pub first_frame: u64,
+    /// Last frame.
+    pub last_frame: u64,
+    /// Packets client → server.
+    pub pkts_toserver: u64,
+    /// Packets server → client.
+    pub pkts_toclient: u64,
+    /// Bytes client → server (frame lengths on the wire).
+    pub bytes_toserver: u64,
+    /// Bytes server → client.
+    pub bytes_toclient: u64,
+    /// Zeek's `conn_state`.
+    pub conn_state: &'static str,
+    /// Zeek's `history`.
+    pub history: String,
+    /// TLS server name, when seen.
+    pub sni: Option<String>,
+    /// HTTP Host, when seen.
+    pub http_host: Option<String>,
+    /// DNS query name, when seen.
+    pub dns_qname: Option<String>,
+    /// `"ok"` or the list of finding kinds.
+    pub verdict: serde_json::Value,
+}
+
+/// Name of an IP protocol number as the output shows it.
+pub fn proto_name(p: u8) -> String {
+    match p {
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        1 => "icmp".into(),
+        58 => "ipv6-icmp".into(),
+        47 => "gre".into(),
+        50 => "esp".into(),
+        51 => "ah".into(),
+        132 => "sctp".into(),
+        n => format!("ip-{n}"),
+    }
+}
+
+impl FlowRecord {
+    /// The record of a finished flow.
+    pub fn from_flow(f: &Flow) -> FlowRecord {
+        let (up, down) = (&f.dirs[TO_SERVER], &f.dirs[TO_CLIENT]);
+        let (conn_state, history) = match (&f.zeek, f.key.proto) {
+            (Some(z), _) => (z.conn_state(), z.history().to_string()),
+            (None, 17) => {
+                // Zeek's UDP rule: both sides active SF, originator only S0.
+                let s = match (up.pkts > 0, down.pkts > 0) {
+                    (true, true) => "SF",
+                    (true, false) => "S0",
+                    (false, true) => "SHR",
+                    _ => "OTH",
+                };
+                let mut h = String::new();
+                if up.payload_bytes > 0 {
+                    h.push('D');
+                }
+                if down.payload_bytes > 0 {
+                    h.push('d');
+                }
+                (s, h)
+            }
+            _ => ("OTH", String::new()),
+        };
+        FlowRecord {
+            event_type: "flow",
+            timestamp: f.first_ts.to_rfc3339(),
+            flow_id: f.id,
+            src_ip: f.client.addr.to_string(),
+            src_port: f.client.port,
+            dest_ip: f.server.addr.to_string(),
+            dest_port: f.server.port,
+            proto: proto_name(f.key.proto),
+            app_proto: "unknown",
+            app_proto_confidence: None,
+            first_frame: f.first_frame,
+            last_frame: f.last_frame,
+            pkts_toserver: up.pkts,
+            pkts_toclient: down.pkts,
+            bytes_toserver: up.bytes,
+            bytes_toclient: down.bytes,
+            conn_state,
+            history,
+            sni: None,
+            http_host: None,
+            dns_qname: None,
+            verdict: serde_json::Value::String("ok".into()),
+        }
+    }
+}
+
+/// The `tamper` record: one per finding.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[non_exhaustive]
+pub struct Finding {
+    /// Always `"tamper"`.
+    pub event_type: &'static str,
+    /// Time of the first frame of evidence.
+    pub timestamp: String,
+    /// The flow that shows it.
+    pub flow_id: u64,
+    /// Client address.
+    pub src_ip: String,
+    /// Client port.
+    pub src_port: u16,
+    /// Server address.
+    pub dest_ip: String,
+    /// Server port.
+    pub dest_port: u16,
+    /// Transport protocol.
+    pub proto: String,
+    /// The flow's application protocol.
+    pub app_proto: &'static str,
+    /// The finding kind (`tcp.injected_rst`, ...).
+    pub kind: &'static str,
+    /// 0..1.
+    pub confidence: f64,
+    /// Frame numbers of the evidence.
+    pub frames: Vec<u64>,
+    /// The header fields that gave it away.
+    pub evidence: serde_json::Map<String, serde_json::Value>,
+    /// What triggered it (`{"sni": ...}`), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The known censor behaviour it matches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// OONI failure string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ooni_failure: Option<&'static str>,
+    /// OONI web_connectivity blocking value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocking: Option<&'static str>,
+}
