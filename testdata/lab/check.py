@@ -465,12 +465,26 @@ def chk_vpn_shadowsocks(c, t, F):
             c.ok(bool(f.down_data()), "%s: control answered" % cl)
 
 
+def chk_quic_sni(c, t, F):
+    for fl in t["flows"]:
+        f = F(fl)
+        cl = fl["client"]
+        init = [p for p in f.up if p.data and (p.data[0] & 0xF0) == 0xC0 and len(p.data) >= 1200]
+        c.ok(bool(init), "%s: client Initial(s) of >= 1200 bytes: %d" % (cl, len(init)))
+        if fl["expected"]:
+            c.ok(len(init) >= 2 and not f.down, "%s: %d Initials, nothing from the server" % (cl, len(init)))
+        else:
+            c.ok(any(p.data and (p.data[0] & 0xF0) == 0xC0 for p in f.down) and len(f.down) >= 2,
+                 "%s: server answered (%d datagrams)" % (cl, len(f.down)))
+
+
 CHECKS = {"http-host-rst": chk_http_host_rst, "tls-sni-reset": chk_tls_sni_reset, "tls-sni-drop": chk_tls_sni_drop,
           "gfw-rst": chk_gfw_rst, "gfw-rst.server": chk_gfw_rst, "http-blockpage": chk_http_blockpage,
           "http-dnat": chk_http_dnat, "dns-injection": chk_dns_injection, "dns-manipulation": chk_dns_manipulation,
           "throttle": chk_throttle, "blackout": chk_blackout,
           "benign-traps": chk_benign, "tls-mitm": chk_tls_mitm,
-          "vpn-openvpn": chk_vpn_openvpn, "vpn-wireguard": chk_vpn_wireguard, "vpn-shadowsocks": chk_vpn_shadowsocks}
+          "vpn-openvpn": chk_vpn_openvpn, "vpn-wireguard": chk_vpn_wireguard, "vpn-shadowsocks": chk_vpn_shadowsocks,
+          "quic-sni": chk_quic_sni}
 
 
 def check_truth(c, d, tp):

@@ -813,6 +813,57 @@ http { access_log off; types { text/html html; }
                     self.flow(ports[2], SRV["ss"], 8388, "tcp", [], None, "after the residual window: works")],
                    extra={"injections": inj_log})
 
+    def quic_client(self, sport, ip, sni, timeout=2.5):
+        r = sh("ip netns exec tsl-cli timeout %d %s %s/quicapp.py client %d %s 443 %s %s/ca/lab-ca.pem %s" % (
+            int(timeout) + 5, VENV_PY, HERE, sport, ip, sni, self.work, timeout), check=False, capture=True, timeout=timeout + 10)
+        self.note("quic %s %s port %d -> %s %s" % (ip, sni, sport, r.stdout.strip(), r.stderr.strip()[-200:]))
+        return r
+
+    def sc_quic_sni(self):
+        name = "quic-sni"
+        rng = self.rng
+        blocked, allowed, allowed2 = self.take_blocked(), self.take_allowed(), self.take_allowed()
+        residual = rng.choice([9, 10, 11])
+        reset_censor()
+        ipt("-A FORWARD -i c1 -p udp --dport 443 -m u32 --u32 '0>>22&0x3C@8>>24&0xF0=0xC0' -j DROP")
+        srvs = [self.procs.start("tsl-srv", "%s %s/quicapp.py server %s 443 %s/ca/server-chain.pem %s/ca/server.key" % (
+            VENV_PY, HERE, SRV[r], self.work, self.work), "quic-srv-" + r) for r in ("quic", "quic2")]
+        cfg = {"iface": "c1", "snis": [blocked], "residual_s": residual, "ready": os.path.join(self.work, "quicensor.ready"),
+               "log": os.path.join(self.work, "quicensor.jsonl")}
+        write_json(os.path.join(self.work, "quicensor.json"), cfg)
+        qc = self.procs.start("tsl-cen", "%s %s/quicensor.py %s/quicensor.json" % (VENV_PY, HERE, self.work), "quicensor")
+        if not wait_for(lambda: os.path.exists(cfg["ready"]), 30):
+            raise RuntimeError("quic censor did not start")
+        time.sleep(1.0)
+        cap = self.capture(name)
+        p = [self.port() for _ in range(5)]
+        self.quic_client(p[0], SRV["quic"], allowed)
+        t_block = time.time()
+        self.quic_client(p[1], SRV["quic"], blocked)
+        self.quic_client(p[2], SRV["quic"], allowed2)
+        self.quic_client(p[3], SRV["quic2"], blocked)
+        wait_for(lambda: time.time() - t_block > residual + 0.7, residual + 2)
+        self.quic_client(p[4], SRV["quic"], allowed)
+        self.stop_capture(cap)
+        for x in srvs + [qc]:
+            self.procs.stop(x)
+        reset_censor()
+        events = [json.loads(l) for l in open(cfg["log"])] if os.path.exists(cfg["log"]) else []
+        self.truth(name, "QUIC SNI blocking (GFW 2024 style): Initials with a listed SNI dropped, then the 3-tuple (client IP, server IP, server port) dropped for a while; other QUIC passes",
+                   {"trigger": "sni", "sni": blocked, "blocked_server": "%s:443" % SRV["quic"], "residual_s": residual,
+                    "scaled_from_s": 180, "condition": "source port > destination port",
+                    "mechanism": "iptables drops every client Initial (u32 first byte & 0xF0 = 0xC0); a userspace censor "
+                                 "(aioquic Initial decryption) reads the SNI and re-sends unlisted Initials with TTL-1; "
+                                 "a listed SNI adds an iptables DROP for the 3-tuple for residual_s",
+                    "forwarded_initial_ttl_decrement": 1},
+                   [self.flow(p[0], SRV["quic"], 443, "udp", [], {"sni": allowed}, "control before"),
+                    self.flow(p[1], SRV["quic"], 443, "udp", ["quic.interference"], {"sni": blocked}, "listed SNI: Initials unanswered"),
+                    self.flow(p[2], SRV["quic"], 443, "udp", ["residual_block", "quic.interference"], {"sni": allowed2},
+                              "unlisted SNI, same 3-tuple inside the residual window: unanswered"),
+                    self.flow(p[3], SRV["quic2"], 443, "udp", ["quic.interference"], {"sni": blocked}, "listed SNI to another server: unanswered"),
+                    self.flow(p[4], SRV["quic"], 443, "udp", [], {"sni": allowed}, "after the residual window: works")],
+                   extra={"censor_events": events})
+
     def run(self, names):
         for n in names:
             fn = getattr(self, "sc_" + n.replace("-", "_"))
@@ -823,7 +874,7 @@ http { access_log off; types { text/html html; }
 
 
 SCENARIOS = ["http-host-rst", "tls-sni-reset", "tls-sni-drop", "gfw-rst", "http-blockpage", "http-dnat",
-             "dns-injection", "dns-manipulation", "throttle", "blackout", "benign-traps", "tls-mitm", "vpn-openvpn", "vpn-wireguard", "vpn-shadowsocks"]
+             "dns-injection", "dns-manipulation", "throttle", "blackout", "benign-traps", "tls-mitm", "vpn-openvpn", "vpn-wireguard", "vpn-shadowsocks", "quic-sni"]
 THR_QUEUE = 3
 
 
