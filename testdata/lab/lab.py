@@ -628,7 +628,7 @@ http { access_log off; types { text/html html; }
                     F("unread", SRV["drop444"], 8080, "trap: the application closes with unread data, kernel RST"),
                     F("444", SRV["drop444"], 80, "trap: nginx return 444 closes without a response"),
                     F("fin", web, 80, "normal FIN close"),
-                    F("rstfin", web, 80, "trap: client closes at once, the response meets a closed socket: RST after the FIN exchange"),
+                    F("rstfin", web, 80, "trap: the server closes with FIN, the client aborts (SO_LINGER 0): RST after the FIN"),
                     F("loss", SRV["lossy"], 80, "trap: retransmissions under plain random loss %s" % loss),
                     F("slow", SRV["limited"], 80, "trap: slow server (nginx limit_rate 16k)"),
                     F("rc1", web2, 80, "route change: before"),
@@ -787,7 +787,8 @@ http { access_log off; types { text/html html; }
             sl = self.procs.start("tsl-cli", "ss-local -s %s -p 8388 -l 1080 -b 127.0.0.1 -k %s -m chacha20-ietf-poly1305" % (
                 SRV["ss"], pw), "ss-local-%d" % i)
             time.sleep(0.4)
-            self.curl("http://%s/256k.bin" % SRV["web"], loc[i], extra="--socks5 127.0.0.1:1080", max_time=max_time)
+            # through the proxy to the slow server (nginx limit_rate 16k): the download outlives the censor's reaction
+            self.curl("http://%s/32k.bin" % SRV["limited"], loc[i], extra="--socks5 127.0.0.1:1080", max_time=max_time)
             self.procs.stop(sl)
             self.port_range_reset()
 
@@ -797,7 +798,7 @@ http { access_log off; types { text/html html; }
         pctl = self.port()
         self.http(self.names[0], SRV["web"], pctl)
         wait_for(lambda: time.time() - t_block > residual + 0.5, residual + 2)
-        via_ss(2, 4)
+        via_ss(2, 6)
         self.stop_capture(cap)
         self.procs.stop(inj)
         self.procs.stop(ss)
@@ -807,7 +808,7 @@ http { access_log off; types { text/html html; }
                     "action": "DROP client->server packets to the server ip:port", "server": "%s:8388" % SRV["ss"],
                     "residual_s": residual, "scaled_from_s": 180, "cipher": "chacha20-ietf-poly1305",
                     "mechanism": "scapy sniffer on the censor inserts an iptables rule after the first data packet"},
-                   [self.flow(ports[0], SRV["ss"], 8388, "tcp", ["vpn.interference", "tcp.blackhole"], None, "first connection (256 KiB download): its first packet passes, then the client's packets are dropped and the download stalls"),
+                   [self.flow(ports[0], SRV["ss"], 8388, "tcp", ["vpn.interference", "tcp.blackhole"], None, "first connection (32 KiB download from a slow server): its first packet passes, then the client's packets are dropped and the download stalls"),
                     self.flow(ports[1], SRV["ss"], 8388, "tcp", ["residual_block", "tcp.blackhole"], None, "inside the residual window: SYN dropped"),
                     self.flow(pctl, SRV["web"], 80, "tcp", [], None, "control during the residual window"),
                     self.flow(ports[2], SRV["ss"], 8388, "tcp", [], None, "after the residual window: works")],

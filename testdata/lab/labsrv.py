@@ -5,7 +5,7 @@
   labsrv.py slowdns PORT DELAY JSONMAP   authoritative DNS on 127.0.0.1:PORT, A records from JSONMAP, else NXDOMAIN
   labsrv.py unread IP PORT               accepts, reads nothing, closes after 0.3 s -> kernel RST (unread data)
   labsrv.py client-rst-after-fin SRC SPORT DST DPORT HOST
-                                         sends a request, closes at once; the response hits a closed socket -> RST
+                                         reads the response to the server's FIN, then closes with SO_LINGER 0 -> RST after the FIN
   labsrv.py idle-client SRC SPORT DST DPORT HOST IDLE
                                          request, response, IDLE seconds of silence, second request
   labsrv.py tcpsend SRC SPORT DST DPORT HEX TIMEOUT
@@ -130,8 +130,10 @@ def client_rst_after_fin(src, sport, dst, dport, host):
     s = bound(src, sport)
     s.connect((dst, dport))
     s.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % host).encode())
-    s.close()  # FIN now; the server's response then arrives at a closed socket -> RST
-    time.sleep(1.0)
+    while s.recv(65536):        # read the response up to the server's FIN
+        pass
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()                   # abortive close in CLOSE_WAIT: RST after the server's FIN
     print("closed")
 
 
