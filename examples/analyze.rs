@@ -40,7 +40,9 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let path = args.file.clone().unwrap_or_else(|| PathBuf::from(BUNDLED));
-    let cfg = Config::default().threads(args.threads).force_parallel(args.force_parallel);
+    let cfg = Config::default()
+        .threads(args.threads)
+        .force_parallel(args.force_parallel);
     let analyzer = Analyzer::new(cfg);
     let cap = match analyzer.open(&path) {
         Ok(c) => c,
@@ -52,8 +54,10 @@ fn main() -> ExitCode {
     let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new(cap.bytes().len() as u64);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b
     });

@@ -142,7 +142,9 @@ impl<'c> Analysis<'c> {
 
     /// Processes one window of the capture. Returns false when the walk is over.
     fn advance(&mut self) -> bool {
-        let window = usize::try_from(self.cfg.window_bytes).unwrap_or(usize::MAX).max(1);
+        let window = usize::try_from(self.cfg.window_bytes)
+            .unwrap_or(usize::MAX)
+            .max(1);
         let bytes = self.cap.bytes();
         match &mut self.mode {
             Mode::Sequential(w) => {
@@ -194,7 +196,7 @@ impl<'c> Analysis<'c> {
         self.emitter.collect(&mut self.shards);
         self.emitter.release(&self.shards, &mut self.ready, true);
         let mut s = Stats::default();
-        self.counts.into_stats(&mut s);
+        self.counts.fill_stats(&mut s);
         if let Some(e) = self.cap.compression_error() {
             s.skip("corrupt_compression", 0, 0);
             s.error = Some(format!("gzip stream damaged: {e}"));

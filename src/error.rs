@@ -24,7 +24,9 @@ pub enum Error {
     #[error("not a capture file: {0}")]
     Format(#[from] crate::capture::FormatError),
     /// A compressed capture decompresses to more than the configured cap.
-    #[error("decompressed capture exceeds the limit of {limit} bytes (Config::max_decompressed_bytes)")]
+    #[error(
+        "decompressed capture exceeds the limit of {limit} bytes (Config::max_decompressed_bytes)"
+    )]
     DecompressedTooLarge {
         /// The configured cap in bytes.
         limit: u64,

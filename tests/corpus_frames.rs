@@ -15,7 +15,9 @@ const EXCEPTIONS: &[(&str, &str)] = &[(
 
 #[test]
 fn frame_counts_match_capinfos() {
-    let Some(corpus) = common::corpus() else { return };
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
     let rows = common::manifest(&corpus);
     let analyzer = Analyzer::new(Config::default().threads(1));
     let (mut agree, mut total) = (0, 0);
@@ -34,10 +36,16 @@ fn frame_counts_match_capinfos() {
         if got == expected {
             agree += 1;
         } else if let Some((_, why)) = EXCEPTIONS.iter().find(|(p, _)| *p == row.path) {
-            eprintln!("exception {}: ours {got}, capinfos {expected}: {why}", row.path);
+            eprintln!(
+                "exception {}: ours {got}, capinfos {expected}: {why}",
+                row.path
+            );
             agree += 1;
         } else {
-            failures.push(format!("{} [{}]: ours {got}, capinfos {expected}", row.path, row.format));
+            failures.push(format!(
+                "{} [{}]: ours {got}, capinfos {expected}",
+                row.path, row.format
+            ));
         }
     }
     eprintln!("frame counts: {agree}/{total} agree with capinfos");

@@ -42,10 +42,13 @@ fn lab_dir() -> PathBuf {
 }
 
 fn load(path: &Path) -> Vec<Pkt> {
-    let cap = Capture::open(path, 1 << 30).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let cap =
+        Capture::open(path, 1 << 30).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
     let mut out = Vec::new();
     for frame in cap.frames() {
-        let Ok(p) = decode::decode(&frame) else { continue };
+        let Ok(p) = decode::decode(&frame) else {
+            continue;
+        };
         let (sport, dport, udp, seq, ack, flags, win) = match p.transport {
             Transport::Tcp(t) => (t.sport, t.dport, false, t.seq, t.ack, t.flags.0, t.window),
             Transport::Udp(u) => (u.sport, u.dport, true, 0, 0, 0, 0),
@@ -89,8 +92,16 @@ impl Flow {
             p.udp == udp && p.src == a && p.sport == ap && p.dst == b && p.dport == bp
         };
         Flow {
-            up: pkts.iter().filter(|p| m(p, c, cp, s, sp)).cloned().collect(),
-            down: pkts.iter().filter(|p| m(p, s, sp, c, cp)).cloned().collect(),
+            up: pkts
+                .iter()
+                .filter(|p| m(p, c, cp, s, sp))
+                .cloned()
+                .collect(),
+            down: pkts
+                .iter()
+                .filter(|p| m(p, s, sp, c, cp))
+                .cloned()
+                .collect(),
         }
     }
     fn rsts(&self) -> Vec<&Pkt> {
@@ -100,7 +111,9 @@ impl Flow {
         self.down.iter().filter(|p| !p.data.is_empty()).collect()
     }
     fn synack(&self) -> Option<&Pkt> {
-        self.down.iter().find(|p| p.flags & SYN != 0 && p.flags & ACKF != 0)
+        self.down
+            .iter()
+            .find(|p| p.flags & SYN != 0 && p.flags & ACKF != 0)
     }
     fn goodput_kbit(&self) -> f64 {
         let d = self.down_data();
@@ -108,7 +121,11 @@ impl Flow {
             return 0.0;
         }
         let lo = d.iter().map(|p| p.seq).min().unwrap() as f64;
-        let hi = d.iter().map(|p| p.seq as u64 + p.data.len() as u64).max().unwrap() as f64;
+        let hi = d
+            .iter()
+            .map(|p| p.seq as u64 + p.data.len() as u64)
+            .max()
+            .unwrap() as f64;
         (hi - lo) * 8.0 / 1000.0 / (d[d.len() - 1].ts - d[0].ts)
     }
 }
@@ -120,7 +137,12 @@ struct Lab {
 
 impl Lab {
     fn flows(&self) -> Vec<(Value, Flow)> {
-        self.truth["flows"].as_array().unwrap().iter().map(|f| (f.clone(), Flow::of(&self.pkts, f))).collect()
+        self.truth["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f.clone(), Flow::of(&self.pkts, f)))
+            .collect()
     }
     fn expected(fl: &Value) -> bool {
         !fl["expected"].as_array().unwrap().is_empty()
@@ -140,22 +162,40 @@ fn all() -> Option<HashMap<String, Lab>> {
     let mut out = HashMap::new();
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
-        let Some(stem) = name.strip_suffix(".truth.json") else { continue };
-        let truth: Value = serde_json::from_slice(&std::fs::read(e.path()).unwrap()).expect("truth is JSON");
+        let Some(stem) = name.strip_suffix(".truth.json") else {
+            continue;
+        };
+        let truth: Value =
+            serde_json::from_slice(&std::fs::read(e.path()).unwrap()).expect("truth is JSON");
         let pcap = dir.join(truth["capture"].as_str().expect("capture name"));
-        out.insert(stem.to_string(), Lab { pkts: load(&pcap), truth });
+        out.insert(
+            stem.to_string(),
+            Lab {
+                pkts: load(&pcap),
+                truth,
+            },
+        );
     }
     Some(out)
 }
 
 fn get<'a>(labs: &'a HashMap<String, Lab>, name: &str) -> &'a Lab {
-    labs.get(name).unwrap_or_else(|| panic!("lab capture {name} missing"))
+    labs.get(name)
+        .unwrap_or_else(|| panic!("lab capture {name} missing"))
 }
 
 /// "2026-11-28T09:20:10.123456Z" -> Unix seconds.
 fn rfc3339(s: &str) -> f64 {
-    let (y, mo, d) = (s[0..4].parse::<i64>().unwrap(), s[5..7].parse::<i64>().unwrap(), s[8..10].parse::<i64>().unwrap());
-    let (h, mi, sec) = (s[11..13].parse::<i64>().unwrap(), s[14..16].parse::<i64>().unwrap(), s[17..s.len() - 1].parse::<f64>().unwrap());
+    let (y, mo, d) = (
+        s[0..4].parse::<i64>().unwrap(),
+        s[5..7].parse::<i64>().unwrap(),
+        s[8..10].parse::<i64>().unwrap(),
+    );
+    let (h, mi, sec) = (
+        s[11..13].parse::<i64>().unwrap(),
+        s[14..16].parse::<i64>().unwrap(),
+        s[17..s.len() - 1].parse::<f64>().unwrap(),
+    );
     let y2 = if mo <= 2 { y - 1 } else { y };
     let era = y2.div_euclid(400);
     let yoe = y2 - era * 400;
@@ -166,15 +206,29 @@ fn rfc3339(s: &str) -> f64 {
 }
 
 const KINDS: &[&str] = &[
-    "tcp.injected_rst", "tcp.blackhole", "http.blockpage", "http.injected_response", "dns.injection",
-    "dns.manipulation", "tls.interference", "tls.mitm", "quic.interference", "vpn.interference", "throttling",
-    "residual_block", "blackout",
+    "tcp.injected_rst",
+    "tcp.blackhole",
+    "http.blockpage",
+    "http.injected_response",
+    "dns.injection",
+    "dns.manipulation",
+    "tls.interference",
+    "tls.mitm",
+    "quic.interference",
+    "vpn.interference",
+    "throttling",
+    "residual_block",
+    "blackout",
 ];
 
 #[test]
 fn truth_files_are_well_formed_and_flows_exist() {
     let Some(labs) = all() else { return };
-    assert!(labs.len() >= 17, "expected the whole lab set, found {}", labs.len());
+    assert!(
+        labs.len() >= 17,
+        "expected the whole lab set, found {}",
+        labs.len()
+    );
     for (name, lab) in &labs {
         let t = &lab.truth;
         for k in ["capture", "scenario", "seed", "censor", "flows", "windows"] {
@@ -183,12 +237,25 @@ fn truth_files_are_well_formed_and_flows_exist() {
         assert!(!lab.pkts.is_empty(), "{name}: empty capture");
         for (fl, f) in lab.flows() {
             for k in fl["expected"].as_array().unwrap() {
-                assert!(KINDS.contains(&k.as_str().unwrap()), "{name}: unknown kind {k}");
+                assert!(
+                    KINDS.contains(&k.as_str().unwrap()),
+                    "{name}: unknown kind {k}"
+                );
             }
             if let Some(tr) = fl.get("trigger") {
-                assert!(tr.as_object().unwrap().keys().all(|k| ["sni", "http_host", "dns_qname"].contains(&k.as_str())));
+                assert!(
+                    tr.as_object()
+                        .unwrap()
+                        .keys()
+                        .all(|k| ["sni", "http_host", "dns_qname"].contains(&k.as_str()))
+                );
             }
-            assert!(!f.up.is_empty(), "{name}: flow {} -> {} not in the capture", fl["client"], fl["server"]);
+            assert!(
+                !f.up.is_empty(),
+                "{name}: flow {} -> {} not in the capture",
+                fl["client"],
+                fl["server"]
+            );
         }
         for w in t["windows"].as_array().unwrap() {
             assert!(rfc3339(w["start"].as_str().unwrap()) < rfc3339(w["end"].as_str().unwrap()));
@@ -204,11 +271,21 @@ fn gfw_rst_bursts_have_gfw_offsets_and_nonzero_windows() {
     let mut bursts = 0;
     for (fl, f) in lab.flows().iter().filter(|(fl, _)| Lab::expected(fl)) {
         let r = f.rsts();
-        assert_eq!(r.len(), 3, "{}: {:?}", fl["client"], r.iter().map(|p| p.frame).collect::<Vec<_>>());
+        assert_eq!(
+            r.len(),
+            3,
+            "{}: {:?}",
+            fl["client"],
+            r.iter().map(|p| p.frame).collect::<Vec<_>>()
+        );
         let d: Vec<u32> = r.iter().map(|p| p.seq.wrapping_sub(r[0].seq)).collect();
         assert_eq!(d, vec![0, 1460, 4380]);
         assert!(r.iter().all(|p| p.win != 0 && p.ttl != server_ttl));
-        assert_eq!(r[0].seq, f.synack().unwrap().seq.wrapping_add(1), "first RST in window");
+        assert_eq!(
+            r[0].seq,
+            f.synack().unwrap().seq.wrapping_add(1),
+            "first RST in window"
+        );
         assert!(f.down_data().is_empty(), "the forged RSTs won the race");
         bursts += 1;
     }
@@ -216,7 +293,10 @@ fn gfw_rst_bursts_have_gfw_offsets_and_nonzero_windows() {
     // the server-side capture shows the bursts sent towards the server
     let srv = get(&labs, "gfw-rst.server");
     for (fl, f) in srv.flows().iter().filter(|(fl, _)| Lab::expected(fl)) {
-        let r: Vec<&Pkt> = f.up.iter().filter(|p| p.flags & RST != 0 && p.win != 0).collect();
+        let r: Vec<&Pkt> =
+            f.up.iter()
+                .filter(|p| p.flags & RST != 0 && p.win != 0)
+                .collect();
         assert_eq!(r.len(), 3, "{}", fl["client"]);
         let d: Vec<u32> = r.iter().map(|p| p.seq.wrapping_sub(r[0].seq)).collect();
         assert_eq!(d, vec![0, 1460, 4380]);
@@ -232,11 +312,19 @@ fn netfilter_resets_carry_the_censor_ttl() {
         for (fl, f) in lab.flows() {
             if Lab::expected(&fl) {
                 let r = f.rsts();
-                assert!(!r.is_empty() && r.iter().all(|p| p.ttl == censor_ttl && p.win == 0), "{name} {}", fl["client"]);
+                assert!(
+                    !r.is_empty() && r.iter().all(|p| p.ttl == censor_ttl && p.win == 0),
+                    "{name} {}",
+                    fl["client"]
+                );
                 assert_eq!(f.synack().unwrap().ttl, lab.lab_u8("server_ttl_at_client"));
                 assert!(f.down_data().is_empty());
             } else {
-                assert!(f.rsts().is_empty() && !f.down_data().is_empty(), "{name} control {}", fl["client"]);
+                assert!(
+                    f.rsts().is_empty() && !f.down_data().is_empty(),
+                    "{name} control {}",
+                    fl["client"]
+                );
             }
         }
     }
@@ -250,10 +338,16 @@ fn sni_silent_drop_leaves_only_retransmitted_client_hellos() {
         if Lab::expected(&fl) {
             let ch: Vec<&Pkt> = f.up.iter().filter(|p| !p.data.is_empty()).collect();
             assert!(ch.len() >= 3, "ClientHello retransmitted");
-            assert!(f.down.iter().all(|p| p.ts < ch[0].ts), "nothing from the server after the ClientHello");
+            assert!(
+                f.down.iter().all(|p| p.ts < ch[0].ts),
+                "nothing from the server after the ClientHello"
+            );
             assert!(f.rsts().is_empty());
         } else {
-            assert!(f.down_data().iter().any(|p| p.data[0] == 0x16), "control got a ServerHello");
+            assert!(
+                f.down_data().iter().any(|p| p.data[0] == 0x16),
+                "control got a ServerHello"
+            );
         }
     }
 }
@@ -265,9 +359,17 @@ fn injected_http_responses_arrive_before_the_genuine_ones() {
     let server_ttl = lab.lab_u8("server_ttl_at_client");
     for (fl, f) in lab.flows().iter().filter(|(fl, _)| Lab::expected(fl)) {
         let d = f.down_data();
-        assert!(d[0].ttl != server_ttl && d[0].data.starts_with(b"HTTP/1.1 "), "{}", fl["client"]);
+        assert!(
+            d[0].ttl != server_ttl && d[0].data.starts_with(b"HTTP/1.1 "),
+            "{}",
+            fl["client"]
+        );
         let genuine = d.iter().find(|p| p.seq == d[0].seq && p.ttl == server_ttl);
-        assert!(genuine.is_some_and(|g| g.ts > d[0].ts), "{}: genuine response later", fl["client"]);
+        assert!(
+            genuine.is_some_and(|g| g.ts > d[0].ts),
+            "{}: genuine response later",
+            fl["client"]
+        );
     }
 }
 
@@ -275,7 +377,12 @@ fn injected_http_responses_arrive_before_the_genuine_ones() {
 fn dns_injection_answers_first_with_gfw_flags() {
     let Some(labs) = all() else { return };
     let lab = get(&labs, "dns-injection");
-    let pool: Vec<IpAddr> = lab.truth["censor"]["pool"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().parse().unwrap()).collect();
+    let pool: Vec<IpAddr> = lab.truth["censor"]["pool"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().parse().unwrap())
+        .collect();
     for (fl, f) in lab.flows() {
         if Lab::expected(&fl) {
             assert_eq!(f.down.len(), 2, "{}: forged + genuine", fl["client"]);
@@ -298,9 +405,22 @@ fn policer_holds_the_flow_near_128_kbit_while_the_control_is_fast() {
     let Some(labs) = all() else { return };
     let lab = get(&labs, "throttle");
     let flows = lab.flows();
-    let pol = flows.iter().find(|(fl, _)| Lab::expected(fl)).unwrap().1.goodput_kbit();
-    let ctl = flows.iter().find(|(fl, _)| fl["note"].as_str().unwrap_or("").contains("control")).unwrap().1.goodput_kbit();
-    assert!((110.0..=150.0).contains(&pol), "policed goodput {pol:.1} kbit/s");
+    let pol = flows
+        .iter()
+        .find(|(fl, _)| Lab::expected(fl))
+        .unwrap()
+        .1
+        .goodput_kbit();
+    let ctl = flows
+        .iter()
+        .find(|(fl, _)| fl["note"].as_str().unwrap_or("").contains("control"))
+        .unwrap()
+        .1
+        .goodput_kbit();
+    assert!(
+        (110.0..=150.0).contains(&pol),
+        "policed goodput {pol:.1} kbit/s"
+    );
     assert!(ctl >= 10.0 * pol, "control {ctl:.0} kbit/s");
 }
 
@@ -309,20 +429,53 @@ fn nothing_comes_back_during_the_blackout() {
     let Some(labs) = all() else { return };
     let lab = get(&labs, "blackout");
     let w = &lab.truth["windows"][0];
-    let (s, e) = (rfc3339(w["start"].as_str().unwrap()), rfc3339(w["end"].as_str().unwrap()));
-    let client: IpAddr = lab.truth["lab"]["client"].as_str().unwrap().parse().unwrap();
-    let inside: Vec<u64> = lab.pkts.iter().filter(|p| p.ts > s + 0.05 && p.ts < e - 0.05 && p.src != client).map(|p| p.frame).collect();
-    assert!(inside.is_empty(), "server-side frames inside the blackout: {inside:?}");
-    assert!(lab.pkts.iter().filter(|p| p.ts > s && p.ts < e && p.src == client).count() >= 3);
+    let (s, e) = (
+        rfc3339(w["start"].as_str().unwrap()),
+        rfc3339(w["end"].as_str().unwrap()),
+    );
+    let client: IpAddr = lab.truth["lab"]["client"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let inside: Vec<u64> = lab
+        .pkts
+        .iter()
+        .filter(|p| p.ts > s + 0.05 && p.ts < e - 0.05 && p.src != client)
+        .map(|p| p.frame)
+        .collect();
+    assert!(
+        inside.is_empty(),
+        "server-side frames inside the blackout: {inside:?}"
+    );
+    assert!(
+        lab.pkts
+            .iter()
+            .filter(|p| p.ts > s && p.ts < e && p.src == client)
+            .count()
+            >= 3
+    );
 }
 
 #[test]
 fn mitm_chain_is_from_the_qaznet_named_root() {
     let Some(labs) = all() else { return };
     let lab = get(&labs, "tls-mitm");
-    let has = |f: &Flow, needle: &[u8]| f.down.iter().flat_map(|p| p.data.clone()).collect::<Vec<u8>>().windows(needle.len()).any(|w| w == needle);
+    let has = |f: &Flow, needle: &[u8]| {
+        f.down
+            .iter()
+            .flat_map(|p| p.data.clone())
+            .collect::<Vec<u8>>()
+            .windows(needle.len())
+            .any(|w| w == needle)
+    };
     for (fl, f) in lab.flows() {
-        assert_eq!(has(&f, b"Qaznet Trust Network"), Lab::expected(&fl), "{}", fl["client"]);
+        assert_eq!(
+            has(&f, b"Qaznet Trust Network"),
+            Lab::expected(&fl),
+            "{}",
+            fl["client"]
+        );
     }
 }
 
@@ -330,11 +483,18 @@ fn mitm_chain_is_from_the_qaznet_named_root() {
 fn blocked_quic_and_wireguard_handshakes_go_unanswered() {
     let Some(labs) = all() else { return };
     for (fl, f) in get(&labs, "quic-sni").flows() {
-        assert!(f.up.iter().any(|p| p.data.len() >= 1200 && p.data[0] & 0xF0 == 0xC0), "Initial");
+        assert!(
+            f.up.iter()
+                .any(|p| p.data.len() >= 1200 && p.data[0] & 0xF0 == 0xC0),
+            "Initial"
+        );
         assert_eq!(f.down.is_empty(), Lab::expected(&fl), "{}", fl["client"]);
     }
     for (fl, f) in get(&labs, "vpn-wireguard").flows() {
-        let inits = f.up.iter().filter(|p| p.data.len() == 148 && p.data[0] == 1).count();
+        let inits =
+            f.up.iter()
+                .filter(|p| p.data.len() == 148 && p.data[0] == 1)
+                .count();
         if Lab::expected(&fl) {
             assert!(inits >= 3 && f.down.is_empty());
         } else {
@@ -353,7 +513,10 @@ fn benign_traps_show_their_real_causes() {
     let Some(labs) = all() else { return };
     let lab = get(&labs, "benign-traps");
     let rc = &lab.truth["censor"]["route_change"];
-    let (before, after) = (rc["ttl_before"].as_u64().unwrap() as u8, rc["ttl_after"].as_u64().unwrap() as u8);
+    let (before, after) = (
+        rc["ttl_before"].as_u64().unwrap() as u8,
+        rc["ttl_after"].as_u64().unwrap() as u8,
+    );
     let server_ttl = lab.lab_u8("server_ttl_at_client");
     for (fl, f) in lab.flows() {
         assert!(!Lab::expected(&fl));

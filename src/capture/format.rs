@@ -93,7 +93,8 @@ pub(crate) fn legacy_header(bytes: &[u8]) -> Result<LegacyParams, FormatError> {
     let magic = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     // pcap-parser does not know the byte-swapped "modified" magic; read it ourselves.
     let (big_endian, nanos, modified, snaplen, network) = if magic == 0x34cd_b2a1 {
-        let rd = |o: usize| u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
+        let rd =
+            |o: usize| u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
         (true, false, true, rd(16), rd(20))
     } else {
         let (_, h) =

@@ -9,7 +9,11 @@ use super::walker::{SkipReason, Step};
 #[inline]
 fn rd32(b: &[u8], off: usize, be: bool) -> u32 {
     let a = [b[off], b[off + 1], b[off + 2], b[off + 3]];
-    if be { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }
+    if be {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    }
 }
 
 /// Reads the record at the start of `rest`. Returns the step and the bytes used.
@@ -78,7 +82,7 @@ pub(crate) fn read_record<'a>(rest: &'a [u8], p: &LegacyParams) -> (Step<'a>, us
 }
 
 /// The byte-swapped "modified" record, which pcap-parser does not read.
-fn modified_be(i: &[u8]) -> Result<(&[u8], LegacyPcapBlock<'_>), nom::Err<PcapError<&[u8]>>> {
+fn modified_be(i: &[u8]) -> nom::IResult<&[u8], LegacyPcapBlock<'_>, PcapError<&[u8]>> {
     let caplen = rd32(i, 8, true);
     let end = 24usize.saturating_add(caplen as usize);
     if i.len() < end {

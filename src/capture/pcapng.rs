@@ -39,7 +39,9 @@ impl Interface {
         let ticks = (u64::from(high) << 32) | u64::from(low);
         let nanos = match self.units_per_sec {
             1_000_000_000 => i128::from(ticks),
-            u if u != 0 && 1_000_000_000 % u == 0 => i128::from(ticks) * i128::from(1_000_000_000 / u),
+            u if u != 0 && 1_000_000_000 % u == 0 => {
+                i128::from(ticks) * i128::from(1_000_000_000 / u)
+            }
             u => i128::from(ticks) * 1_000_000_000 / i128::from(u.max(1)),
         };
         let total = nanos + i128::from(self.offset_secs) * 1_000_000_000;
@@ -64,7 +66,11 @@ impl NgState {
 #[inline]
 fn rd32(b: &[u8], off: usize, be: bool) -> u32 {
     let a = [b[off], b[off + 1], b[off + 2], b[off + 3]];
-    if be { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }
+    if be {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    }
 }
 
 /// Checks that a pcapng file starts with a usable Section Header Block.
@@ -182,7 +188,10 @@ pub(crate) fn read_block<'a>(rest: &'a [u8], st: &mut NgState) -> (Step<'a>, usi
                 parse_enhancedpacketblock_le(blk)
             };
             let Ok((_, epb)) = parsed else {
-                return stop(SkipReason::Corrupt, "malformed enhanced packet block".into());
+                return stop(
+                    SkipReason::Corrupt,
+                    "malformed enhanced packet block".into(),
+                );
             };
             let Some(iface) = st.interfaces.get(epb.if_id as usize) else {
                 return stop(
@@ -192,7 +201,14 @@ pub(crate) fn read_block<'a>(rest: &'a [u8], st: &mut NgState) -> (Step<'a>, usi
             };
             let d: &'a [u8] = epb.data;
             let caplen = (epb.caplen as usize).min(d.len());
-            let frame = packet(iface, &d[..caplen], epb.caplen, epb.origlen, epb.ts_high, epb.ts_low);
+            let frame = packet(
+                iface,
+                &d[..caplen],
+                epb.caplen,
+                epb.origlen,
+                epb.ts_high,
+                epb.ts_low,
+            );
             (Step::Frame(frame), len)
         }
         SPB => {
@@ -240,7 +256,14 @@ pub(crate) fn read_block<'a>(rest: &'a [u8], st: &mut NgState) -> (Step<'a>, usi
             let origlen = rd32(blk, 24, be);
             let body = &blk[28..len - 4];
             let n = (caplen as usize).min(body.len());
-            let f = packet(iface, &body[..n], caplen, origlen, rd32(blk, 12, be), rd32(blk, 16, be));
+            let f = packet(
+                iface,
+                &body[..n],
+                caplen,
+                origlen,
+                rd32(blk, 12, be),
+                rd32(blk, 16, be),
+            );
             (Step::Frame(f), len)
         }
         _ => (Step::Other, len),
@@ -248,7 +271,14 @@ pub(crate) fn read_block<'a>(rest: &'a [u8], st: &mut NgState) -> (Step<'a>, usi
 }
 
 #[inline]
-fn packet<'a>(iface: &Interface, data: &'a [u8], caplen: u32, origlen: u32, hi: u32, lo: u32) -> Frame<'a> {
+fn packet<'a>(
+    iface: &Interface,
+    data: &'a [u8],
+    caplen: u32,
+    origlen: u32,
+    hi: u32,
+    lo: u32,
+) -> Frame<'a> {
     let fcs = usize::from(iface.fcs_len);
     let data = if fcs > 0 && caplen >= origlen && data.len() >= fcs {
         &data[..data.len() - fcs]

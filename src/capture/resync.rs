@@ -22,7 +22,11 @@ pub(crate) fn resync(bytes: &[u8], from: usize, state: &WalkState) -> Option<usi
             let hl = p.record_header_len();
             let rd = |o: usize| -> u32 {
                 let a = [bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]];
-                if p.big_endian { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }
+                if p.big_endian {
+                    u32::from_be_bytes(a)
+                } else {
+                    u32::from_le_bytes(a)
+                }
             };
             let frac_max = if p.nanos { 1_000_000_000 } else { 1_000_000 };
             let plausible = |o: usize| -> Option<(usize, u32)> {
@@ -68,7 +72,11 @@ pub(crate) fn resync(bytes: &[u8], from: usize, state: &WalkState) -> Option<usi
             let be = ng.big_endian();
             let rd = |o: usize| -> u32 {
                 let a = [bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]];
-                if be { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }
+                if be {
+                    u32::from_be_bytes(a)
+                } else {
+                    u32::from_le_bytes(a)
+                }
             };
             let known = |t: u32| matches!(t, 2..=10) || t == 0x0A0D_0D0A;
             let block = |o: usize| -> Option<usize> {

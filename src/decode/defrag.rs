@@ -83,7 +83,9 @@ impl Defragmenter {
         }
         self.expire(p.ts);
         if !self.pending.contains_key(&key) {
-            while self.pending.len() >= Self::MAX_PENDING || self.bytes + p.payload.len() > Self::MAX_BYTES {
+            while self.pending.len() >= Self::MAX_PENDING
+                || self.bytes + p.payload.len() > Self::MAX_BYTES
+            {
                 if !self.drop_oldest() {
                     break;
                 }
@@ -168,7 +170,12 @@ impl Defragmenter {
     }
 
     fn drop_oldest(&mut self) -> bool {
-        let Some(k) = self.pending.iter().min_by_key(|(_, v)| v.seq).map(|(k, _)| *k) else {
+        let Some(k) = self
+            .pending
+            .iter()
+            .min_by_key(|(_, v)| v.seq)
+            .map(|(k, _)| *k)
+        else {
             return false;
         };
         if let Some(v) = self.pending.remove(&k) {

@@ -28,7 +28,11 @@ pub struct Quoted {
 }
 
 pub(super) fn quoted(icmp_type: u8, v6: bool, b: &[u8]) -> Option<Quoted> {
-    let is_error = if v6 { icmp_type < 128 } else { matches!(icmp_type, 3 | 4 | 5 | 11 | 12) };
+    let is_error = if v6 {
+        icmp_type < 128
+    } else {
+        matches!(icmp_type, 3 | 4 | 5 | 11 | 12)
+    };
     if !is_error {
         return None;
     }
@@ -61,11 +65,15 @@ pub(super) fn quoted(icmp_type: u8, v6: bool, b: &[u8]) -> Option<Quoted> {
         _ => return None,
     };
     let (sport, dport) = if matches!(proto, 6 | 17) && l4.len() >= 4 {
-        (u16::from_be_bytes([l4[0], l4[1]]), u16::from_be_bytes([l4[2], l4[3]]))
+        (
+            u16::from_be_bytes([l4[0], l4[1]]),
+            u16::from_be_bytes([l4[2], l4[3]]),
+        )
     } else {
         (0, 0)
     };
-    let tcp_seq = (proto == 6 && l4.len() >= 8).then(|| u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]));
+    let tcp_seq =
+        (proto == 6 && l4.len() >= 8).then(|| u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]));
     Some(Quoted {
         src,
         dst,

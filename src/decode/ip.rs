@@ -6,7 +6,9 @@ use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
 use super::defrag::Reassembled;
 use super::icmp;
-use super::packet::{DecodeError, IcmpInfo, IpInfo, Packet, TcpFlags, TcpHeader, Transport, UdpHeader};
+use super::packet::{
+    DecodeError, IcmpInfo, IpInfo, Packet, TcpFlags, TcpHeader, Transport, UdpHeader,
+};
 use crate::capture::Timestamp;
 
 pub(super) fn from_sliced<'a>(
@@ -30,7 +32,10 @@ pub(super) fn from_sliced<'a>(
                 ip_len: u32::from(h.total_len()),
             };
             let frag = pl.fragmented.then(|| {
-                (u32::from(h.fragments_offset().value()) * 8, h.more_fragments())
+                (
+                    u32::from(h.fragments_offset().value()) * 8,
+                    h.more_fragments(),
+                )
             });
             (ip, (pl, frag))
         }

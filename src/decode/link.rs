@@ -72,7 +72,11 @@ fn nflog_payload(d: &[u8]) -> Option<&[u8]> {
     };
     let rd = |o: usize| -> Option<u16> {
         let a = [*d.get(o)?, *d.get(o + 1)?];
-        Some(if le { u16::from_le_bytes(a) } else { u16::from_be_bytes(a) })
+        Some(if le {
+            u16::from_le_bytes(a)
+        } else {
+            u16::from_be_bytes(a)
+        })
     };
     while i + 4 <= d.len() {
         let len = rd(i)? as usize;

@@ -20,4 +20,6 @@ pub use defrag::{Defragmenter, Reassembled};
 pub use icmp::Quoted;
 pub use ip::decode_reassembled;
 pub use link::decode;
-pub use packet::{DecodeError, IcmpInfo, IpInfo, Packet, TcpFlags, TcpHeader, TcpOptions, Transport, UdpHeader};
+pub use packet::{
+    DecodeError, IcmpInfo, IpInfo, Packet, TcpFlags, TcpHeader, TcpOptions, Transport, UdpHeader,
+};

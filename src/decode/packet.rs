@@ -92,7 +92,11 @@ impl TcpFlags {
             (TcpFlags::ACK, "ACK"),
             (TcpFlags::URG, "URG"),
         ];
-        let v: Vec<&str> = NAMES.iter().filter(|(b, _)| self.has(*b)).map(|(_, n)| *n).collect();
+        let v: Vec<&str> = NAMES
+            .iter()
+            .filter(|(b, _)| self.has(*b))
+            .map(|(_, n)| *n)
+            .collect();
         v.join(",")
     }
 }

@@ -112,7 +112,7 @@ impl Flow {
             first_frame: p.frame,
             last_frame: p.frame,
             dirs: Default::default(),
-            zeek: (key.proto == 6).then(|| Box::new(ZeekTcp::new())),
+            zeek: (key.proto == 6).then(|| Box::new(ZeekTcp::with_ports(src.port, dst.port))),
             icmp_errors: Vec::new(),
             closed: false,
             first_from_client: !swap,
@@ -127,7 +127,11 @@ impl Flow {
 
     /// Accounts for one packet of this flow. Returns what the segment was (TCP).
     pub(crate) fn update(&mut self, p: &Packet<'_>, src: &Endpoint, stream_cap: u32) -> SegKind {
-        let dir = if self.is_to_server(src) { TO_SERVER } else { TO_CLIENT };
+        let dir = if self.is_to_server(src) {
+            TO_SERVER
+        } else {
+            TO_CLIENT
+        };
         self.last_ts = self.last_ts.max(p.ts);
         self.last_frame = p.frame;
         let tcp = match &p.transport {
@@ -231,7 +235,11 @@ impl Flow {
         if !t.flags.syn() || t.flags.ack() {
             return false;
         }
-        let dir = if self.is_to_server(src) { TO_SERVER } else { TO_CLIENT };
+        let dir = if self.is_to_server(src) {
+            TO_SERVER
+        } else {
+            TO_CLIENT
+        };
         match self.dirs[dir].seq.isn {
             // A retransmitted SYN carries the same ISN.
             Some(isn) => isn != t.seq,

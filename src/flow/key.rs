@@ -40,9 +40,17 @@ impl FlowKey {
     #[inline]
     pub fn new(src: Endpoint, dst: Endpoint, proto: u8) -> FlowKey {
         if src <= dst {
-            FlowKey { lo: src, hi: dst, proto }
+            FlowKey {
+                lo: src,
+                hi: dst,
+                proto,
+            }
         } else {
-            FlowKey { lo: dst, hi: src, proto }
+            FlowKey {
+                lo: dst,
+                hi: src,
+                proto,
+            }
         }
     }
 
@@ -57,15 +65,27 @@ impl FlowKey {
             if let Some(q) = icmp.quoted {
                 if matches!(q.proto, 6 | 17) {
                     // Seen from the quoted packet's direction.
-                    let src = Endpoint { addr: q.src, port: q.sport };
-                    let dst = Endpoint { addr: q.dst, port: q.dport };
+                    let src = Endpoint {
+                        addr: q.src,
+                        port: q.sport,
+                    };
+                    let dst = Endpoint {
+                        addr: q.dst,
+                        port: q.dport,
+                    };
                     return (FlowKey::new(src, dst, q.proto), dst, src);
                 }
             }
         }
         let (sp, dp) = p.ports();
-        let src = Endpoint { addr: p.ip.src, port: sp };
-        let dst = Endpoint { addr: p.ip.dst, port: dp };
+        let src = Endpoint {
+            addr: p.ip.src,
+            port: sp,
+        };
+        let dst = Endpoint {
+            addr: p.ip.dst,
+            port: dp,
+        };
         (FlowKey::new(src, dst, p.ip.proto), src, dst)
     }
 

@@ -9,15 +9,14 @@
 //! differ) and a bounded buffer of the stream's first bytes. [`zeek`] keeps
 //! Zeek-compatible `conn_state` and `history`.
 
-mod flow;
+mod connection;
 mod key;
 mod stream;
 mod table;
 mod track;
-#[path = "zeek_stub.rs"]
 pub mod zeek;
 
-pub use flow::{Direction, Flow, IcmpError, TO_CLIENT, TO_SERVER};
+pub use connection::{Direction, Flow, IcmpError, TO_CLIENT, TO_SERVER};
 pub use key::{Endpoint, FlowKey};
 pub use stream::{Insert, SegmentMark, StreamBuf};
 pub use table::{FlowTable, SHARDS, shard_of, shard_of_packet};

@@ -90,7 +90,10 @@ impl StreamBuf {
             }
         }
         for (poff, pdata, _) in &self.pending {
-            let (a, b) = (off.max(*poff), (off + seg.len() as u32).min(poff + pdata.len() as u32));
+            let (a, b) = (
+                off.max(*poff),
+                (off + seg.len() as u32).min(poff + pdata.len() as u32),
+            );
             if a < b {
                 let x = &seg[(a - off) as usize..(b - off) as usize];
                 let y = &pdata[(a - poff) as usize..(b - poff) as usize];
@@ -105,7 +108,8 @@ impl StreamBuf {
         }
         if off <= have {
             if end > have {
-                self.data.extend_from_slice(&seg[(have - off) as usize..(end - off) as usize]);
+                self.data
+                    .extend_from_slice(&seg[(have - off) as usize..(end - off) as usize]);
                 self.mark(off, frame);
                 self.drain_pending();
             }

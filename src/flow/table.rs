@@ -9,7 +9,7 @@
 use hashbrown::HashMap;
 use hashbrown::hash_map::Entry;
 
-use super::flow::Flow;
+use super::connection::Flow;
 use super::key::{Endpoint, FlowKey, StableState};
 use crate::capture::Timestamp;
 use crate::config::Config;
@@ -112,8 +112,14 @@ impl FlowTable {
                     return;
                 }
                 // An error about a flow we never saw: an ICMP flow of its own.
-                src = Endpoint { addr: p.ip.src, port: 0 };
-                dst = Endpoint { addr: p.ip.dst, port: 0 };
+                src = Endpoint {
+                    addr: p.ip.src,
+                    port: 0,
+                };
+                dst = Endpoint {
+                    addr: p.ip.dst,
+                    port: 0,
+                };
                 key = FlowKey::new(src, dst, p.ip.proto);
             }
         }
@@ -147,7 +153,8 @@ impl FlowTable {
                 e.get_mut().update(p, &src, stream_cap);
             }
             Entry::Vacant(e) => {
-                e.insert(Flow::new(key, src, dst, p)).update(p, &src, stream_cap);
+                e.insert(Flow::new(key, src, dst, p))
+                    .update(p, &src, stream_cap);
             }
         }
     }
@@ -172,8 +179,11 @@ impl FlowTable {
     /// Evicts the least recently active sixteenth of the table (at least one flow).
     fn evict_oldest(&mut self) {
         let n = (self.map.len() / 16).max(1);
-        let mut order: Vec<(Timestamp, u64, FlowKey)> =
-            self.map.values().map(|f| (f.last_ts, f.id, f.key)).collect();
+        let mut order: Vec<(Timestamp, u64, FlowKey)> = self
+            .map
+            .values()
+            .map(|f| (f.last_ts, f.id, f.key))
+            .collect();
         order.select_nth_unstable_by(n - 1, |a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         for (_, _, k) in order.into_iter().take(n) {
             if let Some(f) = self.map.remove(&k) {

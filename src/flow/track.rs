@@ -178,7 +178,11 @@ impl SeqTrack {
                 _ => self.highest_ack = Some(a),
             }
         }
-        let start = if t.flags.syn() { t.seq.wrapping_add(1) } else { t.seq };
+        let start = if t.flags.syn() {
+            t.seq.wrapping_add(1)
+        } else {
+            t.seq
+        };
         let len = payload_len + u32::from(t.flags.fin());
         if len == 0 {
             return (SegKind::Empty, None);

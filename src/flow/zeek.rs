@@ -29,12 +29,16 @@
 //!   the previous one of that kind, the logarithmically scaled letters for
 //!   retransmissions (`T`), zero windows (`W`) and content gaps (`G`), and `^`
 //!   when roles are flipped.
-//! * Role flipping: when the first packet is a SYN-ACK the responder of that
-//!   packet becomes the originator (history starts with `^`); a SYN answering
-//!   an earlier SYN-ACK with the matching sequence number flips roles too
-//!   (SYN/SYN-ACK capture reordering).  With port information
-//!   ([`ZeekTcp::with_ports`]) the "likely server port" heuristic that Zeek
-//!   applies to connections starting mid-stream is used as well.
+//! * Role flipping (`^` in the history):
+//!   - at connection start, Zeek's "likely server port" heuristic for
+//!     connections whose first packet is a SYN-ACK or has no SYN (needs ports:
+//!     [`ZeekTcp::with_ports`]; [`ZeekTcp::new`] assumes a SYN-ACK came from a
+//!     server port and never flips mid-stream starts);
+//!   - a SYN-ACK that was not flipped at start is flipped as soon as an ACK or
+//!     data segment follows it (Zeek >= 5.1); conn.log then shows the history
+//!     as if flipped up front (`^h...`), which we reproduce;
+//!   - a SYN answering an earlier SYN-ACK with the matching sequence number
+//!     (SYN/SYN-ACK capture reordering) flips and establishes.
 //! * `conn_state`, exactly as `conn_state()` in Zeek's
 //!   `base/protocols/conn/main.zeek` (including the `RSTOS0` history regex).
 //!
@@ -57,7 +61,16 @@
 //!   [`ZEEK_LIKELY_SERVER_PORTS`] is a best-effort copy of the default set;
 //!   without ports ([`ZeekTcp::new`]) only the SYN-ACK rule applies.
 //! * Role flips caused by application analyzers (e.g. DNS or NTP deciding the
-//!   "client" was the server) are out of scope (they are UDP-centric anyway).
+//!   "client" was the server) are out of scope (they are UDP-centric anyway),
+//!   and so are history letters that application analyzers add (e.g. `X`,
+//!   recorded on a protocol violation) and analyzers that make Zeek stop
+//!   looking at a connection (`skip_further_processing`, as the GridFTP
+//!   script does), which freezes Zeek's state early.
+//! * Checked against Zeek's own btest baselines (conn.log for 171 single-trace
+//!   TCP connections): all agree except the cases above, the bare-mode
+//!   (`zeek -b`, empty `likely_server_ports`) lone SYN-ACK, and one trace with
+//!   many content gaps where our approximate reassembler counts 10+ gaps (a
+//!   second `g`) where Zeek counts fewer.
 //! * The history is capped at [`HISTORY_CAP`] letters; further letters are
 //!   dropped.
 
@@ -268,7 +281,7 @@ impl Endpoint {
         (u64::from(wraps) << 32) + u64::from(seq)
     }
 
-    fn to_relative(&self, seq: u32, wraps: u32) -> u64 {
+    fn relative_of(&self, seq: u32, wraps: u32) -> u64 {
         Self::full(seq, wraps).wrapping_sub(self.start_seq as u64)
     }
 
@@ -287,7 +300,7 @@ impl Endpoint {
             let d = seq_delta(cur, self.start_seq32());
             (i64::from(d) as u64, d < 0)
         } else {
-            (self.to_relative(cur, wraps), false)
+            (self.relative_of(cur, wraps), false)
         }
     }
 
@@ -309,9 +322,8 @@ impl Endpoint {
         let last = Self::full(self.last_seq, self.seq_wraps);
         let ack = Self::full(self.ack_seq, self.ack_wraps);
         let mut size = last.max(ack).wrapping_sub(self.start_seq as u64);
-        if size != 0 {
-            size -= 1;
-        }
+        // Neither the SYN nor the FIN octet is payload.
+        size = size.saturating_sub(1);
         if self.fin_cnt > 0 && size != 0 {
             size -= 1;
         }
@@ -418,10 +430,7 @@ impl ZeekTcp {
     /// Zeek's `orig$size` / `resp$size` (payload bytes derived from sequence
     /// numbers) as (originator, responder).
     pub fn sizes(&self) -> (u64, u64) {
-        (
-            self.orig().size(self.resp()),
-            self.resp().size(self.orig()),
-        )
+        (self.orig().size(self.resp()), self.resp().size(self.orig()))
     }
 
     /// Zeek's conn_state string ("S0", "SF", "REJ", "RSTO", "RSTR", "RSTOS0",
@@ -475,7 +484,7 @@ impl ZeekTcp {
         if !self.started || !seg.syn() {
             return false;
         }
-        let is_orig = from_first != self.flipped;
+        let _ = from_first; // Zeek's check does not depend on the direction.
         let (orig, resp) = (self.orig(), self.resp());
         let mut conn_orig = orig;
         if seg.ack_flag() {
@@ -484,7 +493,6 @@ impl ZeekTcp {
             }
             conn_orig = resp;
         }
-        let _ = is_orig;
         let closed = orig.did_close && resp.did_close;
         if !closed {
             if seg.seq == conn_orig.start_seq32() {
@@ -699,9 +707,9 @@ impl ZeekTcp {
             }
         }
 
-        let delta_last = self.update_last_seq(is_orig, ei, seq_end, seg, len);
+        self.update_last_seq(is_orig, ei, seq_end, seg, len);
 
-        let do_close = self.update_state_machine(ei, seg, delta_last, is_orig);
+        let do_close = self.update_state_machine(ei, seg, is_orig);
 
         if seg.ack_flag() {
             self.ack_received(pi, rel_ack);
@@ -795,18 +803,12 @@ impl ZeekTcp {
         }
     }
 
-    fn update_last_seq(
-        &mut self,
-        is_orig: bool,
-        ei: usize,
-        seq_end: u32,
-        seg: &Seg,
-        len: u32,
-    ) -> i32 {
+    fn update_last_seq(&mut self, is_orig: bool, ei: usize, seq_end: u32, seg: &Seg, len: u32) {
         let e = &mut self.ep[ei];
         let delta = seq_delta(seq_end, e.last_seq);
         let mut rxmit = false;
-        if (seg.syn() || seg.rst()) && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta)
+        if (seg.syn() || seg.rst())
+            && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta)
         {
             // Untrusted jump: ignore.
         } else if seg.fin() && e.last_seq == e.start_seq32().wrapping_add(1) {
@@ -821,11 +823,10 @@ impl ZeekTcp {
         if rxmit {
             self.add_role_history(is_orig, b'T');
         }
-        delta
     }
 
     /// Returns whether Zeek would report this endpoint as closing.
-    fn update_state_machine(&mut self, ei: usize, seg: &Seg, delta_last: i32, is_orig: bool) -> bool {
+    fn update_state_machine(&mut self, ei: usize, seg: &Seg, is_orig: bool) -> bool {
         let pi = 1 - ei;
         let mut do_close = false;
         match self.ep[ei].state {
@@ -910,7 +911,6 @@ impl ZeekTcp {
                 }
             }
             St::Closed => {
-                let _ = delta_last;
                 if seg.rst() && self.ep[pi].state != St::Closed {
                     self.ep[ei].set_state(St::Reset);
                     if !self.ep[ei].did_close {
@@ -926,7 +926,7 @@ impl ZeekTcp {
     /// Simplified `TCP_Reassembler::DataSent` for endpoint `ei`.
     fn data_sent(&mut self, ei: usize, seq: u64, len: u64) {
         let e = &mut self.ep[ei];
-        let acked = e.to_relative(e.ack_seq, e.ack_wraps);
+        let acked = e.relative_of(e.ack_seq, e.ack_wraps);
         let upper = seq.saturating_add(len);
         let mut seq = seq;
         if seq < acked {
@@ -1092,7 +1092,11 @@ mod tests {
         assert_eq!((z.history(), z.conn_state()), ("R", "OTH"));
         let z = run(&[(true, SYN, 0, 0, 0), (true, RST, 0, 0, 0)]);
         assert_eq!((z.history(), z.conn_state()), ("SR", "RSTOS0"));
-        let z = run(&[(true, SYN, 0, 0, 0), (false, ACK, 0, 0, 0), (true, RST, 0, 0, 0)]);
+        let z = run(&[
+            (true, SYN, 0, 0, 0),
+            (false, ACK, 0, 0, 0),
+            (true, RST, 0, 0, 0),
+        ]);
         assert_eq!((z.history(), z.conn_state()), ("SaR", "RSTOS0"));
         let z = run(&[
             (true, SYN, 0, 0, 0),
@@ -1170,7 +1174,10 @@ mod tests {
     fn lone_synack_without_likely_ports_not_flipped() {
         // As in Zeek's bare-mode wikipedia.pcap baselines: "H", OTH.
         let mut z = ZeekTcp::with_port_hints(80, 6705, false, false);
-        feed(&mut z, &[(true, SYN | ACK, 1385838722, 3057737591, 0, 16384)]);
+        feed(
+            &mut z,
+            &[(true, SYN | ACK, 1385838722, 3057737591, 0, 16384)],
+        );
         assert!(z.orig_is_first());
         assert_eq!((z.history(), z.conn_state()), ("H", "OTH"));
     }
@@ -1262,7 +1269,10 @@ mod tests {
     fn half_open_sh_and_shr() {
         let z = run(&[(true, SYN, C, 0, 0), (true, FIN, C + 1, 0, 0)]);
         assert_eq!((z.conn_state(), z.history()), ("SH", "SF"));
-        let z = run(&[(true, SYN | ACK, S, C + 1, 0), (true, FIN | ACK, S + 1, C + 1, 0)]);
+        let z = run(&[
+            (true, SYN | ACK, S, C + 1, 0),
+            (true, FIN | ACK, S + 1, C + 1, 0),
+        ]);
         assert_eq!((z.conn_state(), z.history()), ("SHR", "^hf"));
     }
 
@@ -1397,7 +1407,10 @@ mod tests {
             payload_len: 0,
             window: 1,
         };
-        let new = Seg { seq: C + 999, ..same };
+        let new = Seg {
+            seq: C + 999,
+            ..same
+        };
         assert!(z.is_reuse(true, &same)); // closed: any SYN starts anew
         let open = run(&[(true, SYN, C, 0, 0)]);
         assert!(!open.is_reuse(true, &same));

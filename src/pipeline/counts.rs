@@ -52,14 +52,18 @@ impl Counts {
         self.not_ip.1 += o.not_ip.1;
     }
 
-    pub fn into_stats(&self, s: &mut Stats) {
+    pub fn fill_stats(&self, s: &mut Stats) {
         s.frames = self.frames;
         s.bytes = self.bytes;
         for (l, n) in &self.link_types {
             *s.link_types.entry(l.0).or_default() += n;
         }
         if self.unsupported.0 > 0 {
-            s.skip("unsupported_link_type", self.unsupported.0, self.unsupported.1);
+            s.skip(
+                "unsupported_link_type",
+                self.unsupported.0,
+                self.unsupported.1,
+            );
         }
         if self.not_ip.0 > 0 {
             s.skip("not_ip", self.not_ip.0, self.not_ip.1);

@@ -44,11 +44,16 @@ impl Emitter {
         if self.pending.is_empty() {
             return;
         }
-        self.pending.sort_unstable_by_key(|r| (r.first_frame, r.flow_id));
+        self.pending
+            .sort_unstable_by_key(|r| (r.first_frame, r.flow_id));
         let n = self.pending.partition_point(|r| r.first_frame < limit);
         for r in self.pending.drain(..n) {
             // Peak concurrency: flows whose [first, last] frame spans overlap.
-            while self.live_ends.peek().is_some_and(|Reverse(e)| *e < r.first_frame) {
+            while self
+                .live_ends
+                .peek()
+                .is_some_and(|Reverse(e)| *e < r.first_frame)
+            {
                 self.live_ends.pop();
             }
             self.live_ends.push(Reverse(r.last_frame));

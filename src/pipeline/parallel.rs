@@ -153,7 +153,9 @@ pub(crate) fn run_window(
     let last = outs.last();
     WindowEnd {
         pos: last.map(|o| o.end_pos).unwrap_or(pos),
-        state: last.map(|o| o.end_state.clone()).unwrap_or_else(|| state.clone()),
+        state: last
+            .map(|o| o.end_state.clone())
+            .unwrap_or_else(|| state.clone()),
         next_index: base + 1,
         stop: last.and_then(|o| o.stop.clone()),
     }

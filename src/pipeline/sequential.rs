@@ -5,7 +5,12 @@ use crate::capture::Walker;
 use crate::decode::decode;
 
 /// Walks frames until the walker passes `until` (a byte offset) or ends.
-pub(crate) fn run_window(walker: &mut Walker<'_>, until: usize, shards: &mut Shards, counts: &mut Counts) {
+pub(crate) fn run_window(
+    walker: &mut Walker<'_>,
+    until: usize,
+    shards: &mut Shards,
+    counts: &mut Counts,
+) {
     while walker.offset() < until {
         let Some(frame) = walker.next() else { return };
         counts.frame(&frame);

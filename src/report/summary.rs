@@ -9,13 +9,25 @@ use super::Report;
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let s = &r.stats;
-    let _ = writeln!(out, "frames: {}  bytes: {}  flows: {}", s.frames, s.bytes, s.flows);
+    let _ = writeln!(
+        out,
+        "frames: {}  bytes: {}  flows: {}",
+        s.frames, s.bytes, s.flows
+    );
     if !s.link_types.is_empty() {
-        let lt: Vec<String> = s.link_types.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let lt: Vec<String> = s
+            .link_types
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
         let _ = writeln!(out, "link types (DLT: frames): {}", lt.join(", "));
     }
     for (reason, c) in &s.skipped {
-        let _ = writeln!(out, "skipped ({reason}): {} frames, {} bytes", c.frames, c.bytes);
+        let _ = writeln!(
+            out,
+            "skipped ({reason}): {} frames, {} bytes",
+            c.frames, c.bytes
+        );
     }
     if let Some(e) = &s.error {
         let _ = writeln!(out, "walk stopped early: {e}");
@@ -33,7 +45,11 @@ pub fn render(r: &Report) -> String {
         for ((proto, app), states) in &table {
             let total: u64 = states.values().sum();
             let st: Vec<String> = states.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            let _ = writeln!(out, "  {proto:<10} {app:<10} {total:>7}  ({})", st.join(", "));
+            let _ = writeln!(
+                out,
+                "  {proto:<10} {app:<10} {total:>7}  ({})",
+                st.join(", ")
+            );
         }
     }
     let _ = writeln!(

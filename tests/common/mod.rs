@@ -66,5 +66,6 @@ pub fn jsonl(path: &Path, cfg: Config) -> Result<String, String> {
 pub fn analyze_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    dir.join("examples").join(format!("analyze{}", std::env::consts::EXE_SUFFIX))
+    dir.join("examples")
+        .join(format!("analyze{}", std::env::consts::EXE_SUFFIX))
 }

@@ -1,0 +1,34 @@
+//! One frame of any supported link type through the decoder and the flow table.
+//! The first byte picks the link type.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tamperscope::capture::{Frame, LinkType, Timestamp};
+use tamperscope::decode::{Defragmenter, decode, decode_reassembled};
+use tamperscope::flow::FlowTable;
+
+const LINK_TYPES: [u16; 11] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 239, 276];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&sel, rest)) = data.split_first() else { return };
+    let frame = Frame {
+        index: 1,
+        ts: Timestamp(0),
+        link_type: LinkType(LINK_TYPES[usize::from(sel) % LINK_TYPES.len()]),
+        data: rest,
+        orig_len: rest.len() as u32,
+    };
+    let mut table = FlowTable::new(&tamperscope::Config::default());
+    let mut defrag = Defragmenter::default();
+    if let Ok(p) = decode(&frame) {
+        let _ = p.ports();
+        if let tamperscope::decode::Transport::Tcp(t) = p.transport {
+            let _ = t.options();
+        }
+        if let Some(r) = defrag.push(&p) {
+            table.process(&decode_reassembled(&r));
+        }
+        table.process(&p);
+        table.finish_all();
+    }
+});
