@@ -65,6 +65,7 @@ pub mod decode;
 mod error;
 pub mod flow;
 mod pipeline;
+pub mod proto;
 pub mod report;
 
 pub use analyzer::{Analysis, Analyzer};

@@ -5,7 +5,7 @@ use crate::decode::{Packet, TcpHeader, Transport};
 
 use super::key::{Endpoint, FlowKey};
 use super::stream::StreamBuf;
-use super::track::{Baseline, CloseInfo, SegKind, SeqTrack};
+use super::track::{Baseline, CloseInfo, PktBrief, SegKind, SeqTrack};
 use super::zeek::{Seg, ZeekTcp};
 
 /// Index of the client → server direction in [`Flow::dirs`].
@@ -15,6 +15,8 @@ pub const TO_CLIENT: usize = 1;
 
 /// Most RST/FIN records kept per direction.
 const MAX_CLOSES: usize = 8;
+/// Most datagrams kept per direction of a UDP flow.
+const MAX_DATAGRAMS: usize = 8;
 /// Most ICMP errors kept per flow.
 const MAX_ICMP: usize = 8;
 
@@ -155,9 +157,10 @@ impl Flow {
         }
         d.baseline.update(p, tcp.as_ref(), first);
         let Some(t) = tcp else {
-            // UDP and others: keep the first datagrams back to back (bounded), which
-            // is what the datagram protocols' parsers read.
-            if !p.payload.is_empty() && d.stream.bytes().len() < 2048 {
+            // UDP and others: keep the first datagrams back to back (bounded); the
+            // stream buffer's marks give each datagram's offset and frame, which is
+            // what the datagram protocols' parsers read.
+            if !p.payload.is_empty() && d.stream.marks().len() < MAX_DATAGRAMS {
                 let off = d.stream.bytes().len() as u32;
                 d.stream.insert(off, p.payload, p.frame);
             }
@@ -168,7 +171,10 @@ impl Flow {
 
     fn update_tcp(&mut self, dir: usize, p: &Packet<'_>, t: &TcpHeader<'_>) -> SegKind {
         let payload_len = p.payload.len() as u32;
+        let brief = PktBrief::of(p, t);
+        let trigger = self.dirs[1 - dir].baseline.last_payload;
         let d = &mut self.dirs[dir];
+        let next_before = d.seq.base.map(|_| d.seq.next);
         let (kind, off) = d.seq.update(t, payload_len);
         if let Some(off) = off {
             if payload_len > 0 && d.stream.insert(off, p.payload, p.frame).conflict {
@@ -187,7 +193,22 @@ impl Flow {
                 ip_id: p.ip.ip_id,
                 has_timestamps: t.has_timestamps(),
                 payload_len,
+                df: p.ip.df,
+                prev_same: d.baseline.last,
+                trigger,
+                sender_next_seq: next_before,
             });
+        }
+        if t.flags.rst() {
+            // The RST itself is not part of the sender's baseline.
+        } else {
+            if d.closes.iter().any(|c| c.flags & 0x04 != 0) && d.baseline.after_rst.len() < 4 {
+                d.baseline.after_rst.push(brief);
+            }
+            d.baseline.last = Some(brief);
+            if payload_len > 0 {
+                d.baseline.last_payload = Some(brief);
+            }
         }
         if t.flags.rst() {
             self.closed = true;

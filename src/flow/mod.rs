@@ -20,4 +20,6 @@ pub use connection::{Direction, Flow, IcmpError, TO_CLIENT, TO_SERVER};
 pub use key::{Endpoint, FlowKey};
 pub use stream::{Insert, SegmentMark, StreamBuf};
 pub use table::{FlowTable, SHARDS, shard_of, shard_of_packet};
-pub use track::{Baseline, CloseInfo, IpIdTrack, SegKind, SeqTrack, SynInfo, TtlTrack};
+pub use track::{
+    Baseline, CloseInfo, IpIdTrack, PktBrief, SegKind, SeqTrack, SynInfo, TtlCounts, TtlTrack,
+};

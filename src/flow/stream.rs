@@ -52,9 +52,22 @@ impl StreamBuf {
         &self.data
     }
 
-    /// The frames that carried the held bytes, by stream offset.
+    /// The frames that carried the held bytes, by stream offset. For datagram
+    /// flows each mark starts one datagram.
     pub fn marks(&self) -> &[SegmentMark] {
         &self.marks
+    }
+
+    /// The held datagrams of a datagram flow: `(frame, payload)` in order (the last
+    /// one may be cut by the buffer's capacity).
+    pub fn datagrams(&self) -> impl Iterator<Item = (u64, &[u8])> + '_ {
+        self.marks.iter().enumerate().map(move |(i, m)| {
+            let end = self
+                .marks
+                .get(i + 1)
+                .map_or(self.data.len(), |n| n.offset as usize);
+            (m.frame, &self.data[(m.offset as usize).min(end)..end])
+        })
     }
 
     /// The buffer's capacity.
@@ -127,7 +140,8 @@ impl StreamBuf {
     }
 
     fn mark(&mut self, offset: u32, frame: u64) {
-        if self.marks.len() < Self::MAX_MARKS && self.marks.last().map(|m| m.frame) != Some(frame) {
+        if self.marks.len() < Self::MAX_MARKS && self.marks.last().map(|m| m.offset) != Some(offset)
+        {
             self.marks.push(SegmentMark { offset, frame });
         }
     }

@@ -93,6 +93,93 @@ pub struct SynInfo {
     pub options: TcpOptions,
 }
 
+/// The header of one packet, kept where evidence may need it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PktBrief {
+    /// Its frame.
+    pub frame: u64,
+    /// Capture time (ns since the epoch).
+    pub ts: i64,
+    /// TCP flags.
+    pub flags: u16,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number.
+    pub ack: u32,
+    /// Payload length.
+    pub len: u32,
+    /// TTL / hop limit.
+    pub ttl: u8,
+    /// IP ID.
+    pub ip_id: u32,
+    /// Window.
+    pub window: u16,
+}
+
+impl PktBrief {
+    /// The brief of a TCP packet.
+    pub fn of(p: &Packet<'_>, t: &TcpHeader<'_>) -> PktBrief {
+        PktBrief {
+            frame: p.frame,
+            ts: p.ts.0,
+            flags: t.flags.0,
+            seq: t.seq,
+            ack: t.ack,
+            len: p.payload.len() as u32,
+            ttl: p.ip.ttl,
+            ip_id: p.ip.ip_id,
+            window: t.window,
+        }
+    }
+}
+
+/// How often each TTL value was seen in one direction (up to 4 values), not
+/// counting RSTs: the sender's TTL baseline, which a forged packet rarely matches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TtlCounts {
+    /// `(ttl, packets, first frame)`; unused slots have 0 packets.
+    pub values: [(u8, u32, u64); 4],
+    /// Packets whose TTL did not fit in the table.
+    pub other: u32,
+}
+
+impl TtlCounts {
+    fn add(&mut self, ttl: u8, frame: u64) {
+        for v in &mut self.values {
+            if v.1 > 0 && v.0 == ttl {
+                v.1 += 1;
+                return;
+            }
+        }
+        match self.values.iter_mut().find(|v| v.1 == 0) {
+            Some(v) => *v = (ttl, 1, frame),
+            None => self.other += 1,
+        }
+    }
+
+    /// Packets seen with this TTL.
+    pub fn count(&self, ttl: u8) -> u32 {
+        self.values
+            .iter()
+            .find(|v| v.1 > 0 && v.0 == ttl)
+            .map_or(0, |v| v.1)
+    }
+
+    /// Packets counted.
+    pub fn total(&self) -> u32 {
+        self.values.iter().map(|v| v.1).sum::<u32>() + self.other
+    }
+
+    /// The most common TTL and its count.
+    pub fn mode(&self) -> Option<(u8, u32)> {
+        self.values
+            .iter()
+            .filter(|v| v.1 > 0)
+            .max_by_key(|v| (v.1, std::cmp::Reverse(v.2)))
+            .map(|v| (v.0, v.1))
+    }
+}
+
 /// A RST or FIN as received: everything needed to judge whether it was forged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CloseInfo {
@@ -116,6 +203,15 @@ pub struct CloseInfo {
     pub has_timestamps: bool,
     /// Payload length.
     pub payload_len: u32,
+    /// IPv4 Don't Fragment bit.
+    pub df: bool,
+    /// The claimed sender's previous packet that was not a RST.
+    pub prev_same: Option<PktBrief>,
+    /// The other side's last packet with payload before this one (what it may be
+    /// answering).
+    pub trigger: Option<PktBrief>,
+    /// The claimed sender's next sequence number (highest seq + length) before it.
+    pub sender_next_seq: Option<u32>,
 }
 
 /// Sequence-space tracking of one direction.
@@ -222,7 +318,7 @@ impl SeqTrack {
 }
 
 /// Header baselines for one direction.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Baseline {
     /// TTL history.
     pub ttl: TtlTrack,
@@ -236,12 +332,23 @@ pub struct Baseline {
     pub zero_windows: u32,
     /// TCP packets carrying the timestamp option.
     pub ts_option_pkts: u32,
+    /// TTLs of the packets that were not RSTs.
+    pub ttl_counts: TtlCounts,
+    /// The last packet that was not a RST.
+    pub last: Option<PktBrief>,
+    /// The last packet with payload.
+    pub last_payload: Option<PktBrief>,
+    /// Packets (not RSTs) sent after this side's first RST, at most 4.
+    pub after_rst: Vec<PktBrief>,
 }
 
 impl Baseline {
     /// Updates the baseline with one packet (`first` for the direction's first).
     pub fn update(&mut self, p: &Packet<'_>, tcp: Option<&TcpHeader<'_>>, first: bool) {
         self.ttl.update(p.ip.ttl, first);
+        if !tcp.is_some_and(|t| t.flags.rst()) {
+            self.ttl_counts.add(p.ip.ttl, p.frame);
+        }
         if p.ip.version == 4 {
             self.ip_id.update(p.ip.ip_id, first);
         }

@@ -23,7 +23,8 @@ impl Emitter {
     pub fn collect(&mut self, shards: &mut Shards) {
         for t in &mut shards.tables {
             for f in t.take_finished() {
-                self.pending.push(FlowRecord::from_flow(&f));
+                self.pending
+                    .push(FlowRecord::from_flow(&f, &crate::proto::identify(&f)));
             }
         }
     }

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::flow::{Flow, TO_CLIENT, TO_SERVER};
+use crate::proto::AppInfo;
 
 /// One line of output.
 #[derive(Clone, Debug, Serialize)]
@@ -84,7 +85,7 @@ pub fn proto_name(p: u8) -> String {
 
 impl FlowRecord {
     /// The record of a finished flow.
-    pub fn from_flow(f: &Flow) -> FlowRecord {
+    pub fn from_flow(f: &Flow, app: &AppInfo) -> FlowRecord {
         let (up, down) = (&f.dirs[TO_SERVER], &f.dirs[TO_CLIENT]);
         let (conn_state, history) = match (&f.zeek, f.key.proto) {
             (Some(z), _) => (z.conn_state(), z.history().to_string()),
@@ -116,8 +117,8 @@ impl FlowRecord {
             dest_ip: f.server.addr.to_string(),
             dest_port: f.server.port,
             proto: proto_name(f.key.proto),
-            app_proto: "unknown",
-            app_proto_confidence: None,
+            app_proto: app.proto.as_str(),
+            app_proto_confidence: app.confidence.map(|c| c.as_str()),
             first_frame: f.first_frame,
             last_frame: f.last_frame,
             pkts_toserver: up.pkts,
@@ -126,9 +127,9 @@ impl FlowRecord {
             bytes_toclient: down.bytes,
             conn_state,
             history,
-            sni: None,
-            http_host: None,
-            dns_qname: None,
+            sni: app.sni.clone(),
+            http_host: app.http_host.clone(),
+            dns_qname: app.dns_qname.clone(),
             verdict: serde_json::Value::String("ok".into()),
         }
     }
