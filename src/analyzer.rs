@@ -60,7 +60,11 @@ impl Analyzer {
 }
 
 enum Mode<'c> {
-    Sequential(Walker<'c>),
+    Sequential {
+        walker: Walker<'c>,
+        /// Where the first window starts (after the pcapng header blocks).
+        origin: usize,
+    },
     Parallel {
         pool: rayon::ThreadPool,
         pos: usize,
@@ -92,33 +96,35 @@ impl<'c> Analysis<'c> {
         let threads = cfg.effective_threads();
         let len = cap.bytes().len();
         let parallel = cfg.force_parallel || (threads > 1 && len as u64 >= cfg.parallel_min_bytes);
-        let mut walker = cap.frames();
-        let mode = if parallel {
-            // Read the blocks before the first packet (pcapng section and interface
-            // descriptions) sequentially, so every range starts with them known.
-            let mut probe = cap.frames();
-            let mut pos = cap.data_start();
-            let mut state = probe.state().clone();
-            while let Some(step) = probe.step() {
-                if matches!(step, crate::capture::Step::Frame(_)) {
-                    break;
-                }
-                pos = probe.offset();
-                state = probe.state().clone();
+        // Read the blocks before the first packet (pcapng section and interface
+        // descriptions): every parallel range starts with them known, and both paths
+        // count their windows from the same origin, so that the flows finished in
+        // each window (and what the detectors know then) are the same on both.
+        let mut probe = cap.frames();
+        let mut origin = cap.data_start();
+        let mut state = probe.state().clone();
+        while let Some(step) = probe.step() {
+            if matches!(step, crate::capture::Step::Frame(_)) {
+                break;
             }
-            walker = cap.frames();
-            match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-                Ok(pool) => Mode::Parallel {
-                    pool,
-                    pos,
-                    state,
-                    next_index: 1,
-                    parts: threads * 4,
-                },
-                Err(_) => Mode::Sequential(walker),
-            }
-        } else {
-            Mode::Sequential(walker)
+            origin = probe.offset();
+            state = probe.state().clone();
+        }
+        let pool = parallel
+            .then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok())
+            .flatten();
+        let mode = match pool {
+            Some(pool) => Mode::Parallel {
+                pool,
+                pos: origin,
+                state,
+                next_index: 1,
+                parts: threads * 4,
+            },
+            None => Mode::Sequential {
+                walker: cap.frames(),
+                origin,
+            },
         };
         Analysis {
             cap,
@@ -147,8 +153,8 @@ impl<'c> Analysis<'c> {
             .max(1);
         let bytes = self.cap.bytes();
         match &mut self.mode {
-            Mode::Sequential(w) => {
-                let until = w.offset().saturating_add(window);
+            Mode::Sequential { walker: w, origin } => {
+                let until = w.offset().max(*origin).saturating_add(window);
                 crate::pipeline::run_sequential(w, until, &mut self.shards, &mut self.counts);
                 self.progress = w.offset().min(bytes.len());
                 if w.finished() {

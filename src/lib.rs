@@ -62,6 +62,7 @@ mod analyzer;
 pub mod capture;
 mod config;
 pub mod decode;
+pub mod detect;
 mod error;
 pub mod flow;
 mod pipeline;

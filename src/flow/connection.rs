@@ -134,6 +134,7 @@ impl Flow {
         } else {
             TO_CLIENT
         };
+        let gap = p.ts.nanos_since(self.last_ts);
         self.last_ts = self.last_ts.max(p.ts);
         self.last_frame = p.frame;
         let tcp = match &p.transport {
@@ -166,13 +167,17 @@ impl Flow {
             }
             return SegKind::Empty;
         };
-        self.update_tcp(dir, p, &t)
+        self.update_tcp(dir, p, &t, gap)
     }
 
-    fn update_tcp(&mut self, dir: usize, p: &Packet<'_>, t: &TcpHeader<'_>) -> SegKind {
+    fn update_tcp(&mut self, dir: usize, p: &Packet<'_>, t: &TcpHeader<'_>, gap: u64) -> SegKind {
         let payload_len = p.payload.len() as u32;
-        let brief = PktBrief::of(p, t);
+        let brief = PktBrief {
+            gap_before_ns: gap,
+            ..PktBrief::of(p, t)
+        };
         let trigger = self.dirs[1 - dir].baseline.last_payload;
+        let peer_last = self.dirs[1 - dir].baseline.last;
         let d = &mut self.dirs[dir];
         let next_before = d.seq.base.map(|_| d.seq.next);
         let (kind, off) = d.seq.update(t, payload_len);
@@ -196,6 +201,7 @@ impl Flow {
                 df: p.ip.df,
                 prev_same: d.baseline.last,
                 trigger,
+                peer_last,
                 sender_next_seq: next_before,
             });
         }

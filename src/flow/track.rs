@@ -81,6 +81,8 @@ impl IpIdTrack {
 pub struct SynInfo {
     /// Its frame.
     pub frame: u64,
+    /// Capture time (ns since the epoch).
+    pub ts: i64,
     /// Initial sequence number.
     pub seq: u32,
     /// TTL / hop limit.
@@ -114,6 +116,8 @@ pub struct PktBrief {
     pub ip_id: u32,
     /// Window.
     pub window: u16,
+    /// Time since the flow's previous packet (either direction), in ns.
+    pub gap_before_ns: u64,
 }
 
 impl PktBrief {
@@ -129,6 +133,7 @@ impl PktBrief {
             ttl: p.ip.ttl,
             ip_id: p.ip.ip_id,
             window: t.window,
+            gap_before_ns: 0,
         }
     }
 }
@@ -210,6 +215,8 @@ pub struct CloseInfo {
     /// The other side's last packet with payload before this one (what it may be
     /// answering).
     pub trigger: Option<PktBrief>,
+    /// The other side's last packet of any kind before this one.
+    pub peer_last: Option<PktBrief>,
     /// The claimed sender's next sequence number (highest seq + length) before it.
     pub sender_next_seq: Option<u32>,
 }
@@ -365,6 +372,7 @@ impl Baseline {
                 if t.flags.syn() && self.syn.is_none() {
                     self.syn = Some(SynInfo {
                         frame: p.frame,
+                        ts: p.ts.0,
                         seq: t.seq,
                         ttl: p.ip.ttl,
                         ip_id: p.ip.ip_id,
@@ -375,6 +383,7 @@ impl Baseline {
             } else if t.flags.syn() && self.syn.is_none() {
                 self.syn = Some(SynInfo {
                     frame: p.frame,
+                    ts: p.ts.0,
                     seq: t.seq,
                     ttl: p.ip.ttl,
                     ip_id: p.ip.ip_id,

@@ -9,7 +9,7 @@ mod record;
 mod stats;
 pub mod summary;
 
-pub use record::{Finding, FlowRecord, Record};
+pub use record::{Finding, FlowRecord, Record, proto_name};
 pub use stats::{SkipCount, Stats};
 
 use std::io::Write;

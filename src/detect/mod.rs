@@ -1,0 +1,93 @@
+//! Detectors: one small file per tampering mechanism.
+//!
+//! Per-flow detectors look at a finished [`Flow`] — its per-direction baselines,
+//! the RSTs and FINs it received with the packets around them, its sequence
+//! tracking — and at what [`crate::proto`] identified, and emit
+//! [`Finding`]s whose `frames` a person can open in Wireshark. A little
+//! capture-wide context ([`CaptureContext`]: which servers answered at all) lets a
+//! detector tell "this server was silenced" from "the network was down".
+//!
+//! Every detector prefers a missed detection to a false accusation: a finding
+//! needs a strong signal (a header field the claimed sender never used, the
+//! claimed sender still talking after its own reset, a reply faster than the path
+//! allows), and benign explanations (a server resetting, a NAT timing out, a route
+//! change, a capture that starts mid-connection) are ruled out first.
+
+mod blackhole;
+mod finding;
+mod injected_rst;
+mod tls_interference;
+
+pub use finding::FindingBuilder;
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use crate::flow::{Flow, TO_CLIENT};
+use crate::proto::AppInfo;
+use crate::report::Finding;
+
+/// A finished flow and what it carried.
+pub struct FlowView<'f> {
+    /// The flow.
+    pub flow: &'f Flow,
+    /// Its application protocol and trigger names.
+    pub app: &'f AppInfo,
+}
+
+/// What the analysis knows about the rest of the capture when it judges a flow.
+#[derive(Debug, Default)]
+pub struct CaptureContext {
+    /// Servers that completed a TCP handshake or answered over UDP (at most
+    /// [`CaptureContext::MAX_SERVERS`]).
+    answering_servers: BTreeSet<IpAddr>,
+}
+
+impl CaptureContext {
+    /// Bound on the servers remembered: a detector only needs to know whether some
+    /// *other* server answered.
+    pub const MAX_SERVERS: usize = 64;
+
+    /// Notes a finished flow.
+    pub fn observe(&mut self, f: &Flow) {
+        let answered = f.dirs[TO_CLIENT].pkts > 0 && f.dirs[TO_CLIENT].payload_bytes > 0;
+        if answered && self.answering_servers.len() < Self::MAX_SERVERS {
+            self.answering_servers.insert(f.server.addr);
+        }
+    }
+
+    /// Whether a server other than `addr` answered somewhere in the capture.
+    pub fn other_server_answered(&self, addr: IpAddr) -> bool {
+        self.answering_servers.iter().any(|a| *a != addr)
+    }
+}
+
+/// A per-flow detector.
+pub trait Detector: Send + Sync {
+    /// The finding kind it reports.
+    fn kind(&self) -> &'static str;
+    /// Adds its findings for one flow to `out`.
+    fn inspect(&self, v: &FlowView<'_>, cx: &CaptureContext, out: &mut Vec<Finding>);
+}
+
+/// The per-flow detectors, in the order they run. Later ones may read the
+/// findings of earlier ones (TLS interference builds on resets and drops).
+static DETECTORS: &[&dyn Detector] = &[
+    &injected_rst::InjectedRst,
+    &blackhole::Blackhole,
+    &tls_interference::TlsInterference,
+];
+
+/// The kinds the built-in detectors report.
+pub fn kinds() -> Vec<&'static str> {
+    DETECTORS.iter().map(|d| d.kind()).collect()
+}
+
+/// Runs every detector on a finished flow.
+pub fn inspect_flow(v: &FlowView<'_>, cx: &CaptureContext) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for d in DETECTORS {
+        d.inspect(v, cx, &mut out);
+    }
+    out
+}

@@ -1,0 +1,53 @@
+//! `tls.interference`: a TLS handshake killed after the ClientHello.
+//!
+//! Builds on the TCP findings of the same flow: a ClientHello was sent, no
+//! ServerHello came back, and the connection was reset by an injected RST or its
+//! ClientHello was swallowed. The SNI is the trigger.
+
+use super::{CaptureContext, Detector, FindingBuilder, FlowView};
+use crate::flow::{TO_CLIENT, TO_SERVER};
+use crate::proto::AppProto;
+use crate::report::Finding;
+
+/// The detector.
+pub struct TlsInterference;
+
+impl Detector for TlsInterference {
+    fn kind(&self) -> &'static str {
+        "tls.interference"
+    }
+
+    fn inspect(&self, v: &FlowView<'_>, _cx: &CaptureContext, out: &mut Vec<Finding>) {
+        if v.app.proto != AppProto::Tls {
+            return;
+        }
+        let f = v.flow;
+        let down = f.dirs[TO_CLIENT].stream.bytes();
+        let server_hello = down.len() >= 6 && down[0] == 0x16 && down[1] == 0x03 && down[5] == 0x02;
+        if server_hello {
+            return;
+        }
+        let Some(hello_frame) = f.dirs[TO_SERVER].first_payload_frame else { return };
+        let cause = out
+            .iter()
+            .filter(|x| x.flow_id == f.id && matches!(x.kind, "tcp.injected_rst" | "tcp.blackhole"))
+            .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
+            .cloned();
+        let Some(cause) = cause else { return };
+        let failure = if cause.kind == "tcp.injected_rst" { "connection_reset" } else { "generic_timeout_error" };
+        let mut frames = cause.frames.clone();
+        frames.push(hello_frame);
+        let mut b = FindingBuilder::new(v, "tls.interference", f.first_ts.0)
+            .confidence(cause.confidence)
+            .frames(frames)
+            .evidence("client_hello_frame", hello_frame)
+            .evidence("server_hello_seen", false)
+            .evidence("cause", cause.kind)
+            .trigger_from(v)
+            .ooni(failure, "http-failure");
+        if let Some(p) = cause.profile {
+            b = b.profile(p);
+        }
+        out.push(b.build());
+    }
+}
