@@ -11,7 +11,7 @@ pub struct HttpRequest {
     pub host: Option<String>,
 }
 
-const METHODS: [&[u8]; 9] = [
+const METHODS: [&[u8]; 24] = [
     b"GET ",
     b"POST ",
     b"HEAD ",
@@ -21,6 +21,22 @@ const METHODS: [&[u8]; 9] = [
     b"CONNECT ",
     b"PATCH ",
     b"TRACE ",
+    // WebDAV, CalDAV, UPnP/GENA and streaming extensions.
+    b"PROPFIND ",
+    b"PROPPATCH ",
+    b"MKCOL ",
+    b"COPY ",
+    b"MOVE ",
+    b"LOCK ",
+    b"UNLOCK ",
+    b"REPORT ",
+    b"SEARCH ",
+    b"MKCALENDAR ",
+    b"NOTIFY ",
+    b"SUBSCRIBE ",
+    b"UNSUBSCRIBE ",
+    b"M-SEARCH ",
+    b"SOURCE ",
 ];
 
 /// Parses the request head at the start of `b`; `None` if it is not HTTP/1.x.
@@ -65,6 +81,32 @@ pub fn http_request(b: &[u8]) -> Option<HttpRequest> {
         }
     }
     Some(HttpRequest { method, path, host })
+}
+
+/// Whether `d` starts with an HTTP/1.x status line (`HTTP/1.1 200 `).
+fn status_line(d: &[u8]) -> bool {
+    d.starts_with(b"HTTP/1.")
+        && d.get(8..13)
+            .is_some_and(|c| c[0] == b' ' && c[1..4].iter().all(u8::is_ascii_digit) && c[4] == b' ')
+}
+
+/// A request line whose target httparse would not take (spaces, control bytes:
+/// attacks and broken clients) but that names a method and an HTTP/1.x version.
+pub(super) fn loose_request_line(b: &[u8]) -> bool {
+    if !METHODS.iter().any(|m| b.starts_with(m)) {
+        return false;
+    }
+    let line = &b[..memchr::memchr(b'\n', b).unwrap_or(b.len()).min(8192)];
+    memchr::memmem::rfind(line, b" HTTP/1.").is_some()
+}
+
+/// HTTP when the request head was not readable from the client's side: a
+/// response head from either side (the capture may have started after the
+/// request, making the server look like the client), or a request sent by the
+/// side that looks like the server.
+pub(super) fn probe_response(v: &super::View<'_>) -> Option<super::Confidence> {
+    (status_line(v.down) || status_line(v.up) || loose_request_line(v.up))
+        .then_some(super::Confidence::Likely)
 }
 
 fn find_host_line(b: &[u8]) -> Option<String> {

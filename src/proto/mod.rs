@@ -1,22 +1,46 @@
 //! Application protocols: what a flow carries, and the names that can trigger
 //! interference (TLS SNI, HTTP Host, DNS query name).
 //!
-//! Parsers read the bounded stream buffers of a finished flow
-//! ([`crate::flow::StreamBuf`]), so a ClientHello or a request head split over
-//! segments is seen whole. Each parser starts with a cheap check of the first bytes
-//! and gives up early: most flows are rejected in a few comparisons.
+//! Censors identify VPNs and circumvention tools before they block them, so to
+//! say "this VPN was blocked" we must first know, from the first packets, that the
+//! flow was that VPN. Each protocol lives in its own small file and exposes a
+//! probe that starts with the cheapest checks (a byte, a length, a port) and
+//! gives up early, as nDPI's dissectors do: most flows are rejected in a few
+//! comparisons. Probes read the bounded buffers of a finished flow
+//! ([`crate::flow::StreamBuf`]): for TCP the first bytes of each direction,
+//! reassembled (a ClientHello or request head split over segments is seen whole);
+//! for UDP and other IP protocols the first datagrams of each direction. Probes
+//! borrow from those buffers and copy nothing but the names they return.
+//!
+//! Order matters only where two protocols could claim the same bytes; it goes
+//! from the most structured (a parsed handshake) to the least (the
+//! fully-encrypted heuristic, which only speaks when nothing else did).
 
 mod dns;
+mod dtls;
+mod esp;
+mod fet;
+mod gre;
 mod http;
+mod ike;
+mod l2tp;
+mod openvpn;
+mod pptp;
+mod quic;
+mod ssh;
+mod stun;
 mod tls;
+mod tor;
+mod wireguard;
 
 pub use dns::dns_qname;
+pub use fet::{FetVerdict, fet_verdict};
 pub use http::{HttpRequest, http_request};
 pub use tls::client_hello_sni;
 
-use crate::flow::{Flow, TO_CLIENT, TO_SERVER};
+use crate::flow::{Direction, Flow, TO_CLIENT, TO_SERVER};
 
-/// An application protocol.
+/// An application protocol (the `app_proto` of a flow record).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AppProto {
@@ -24,8 +48,40 @@ pub enum AppProto {
     Http,
     /// TLS.
     Tls,
-    /// DNS.
+    /// DNS over UDP or TCP.
     Dns,
+    /// QUIC (IETF v1, v2 and drafts; Google QUIC).
+    Quic,
+    /// SSH.
+    Ssh,
+    /// OpenVPN over UDP or TCP.
+    OpenVpn,
+    /// WireGuard.
+    WireGuard,
+    /// IKEv1 / IKEv2 (ISAKMP), on UDP 500 or 4500.
+    Ike,
+    /// IPsec ESP: IP protocol 50, or in UDP on 4500 (NAT traversal).
+    Esp,
+    /// L2TP.
+    L2tp,
+    /// PPTP control connection (TCP 1723).
+    Pptp,
+    /// GRE (IP protocol 47), e.g. PPTP's data channel.
+    Gre,
+    /// Tor (a TLS connection with Tor's randomly generated names).
+    Tor,
+    /// Fully encrypted: a first client packet with no structure that passes none
+    /// of the GFW's exemptions (Shadowsocks, VMess, obfs4 and the like).
+    Fet,
+    /// obfs4. Reserved: by its first bytes obfs4 cannot be told from other fully
+    /// encrypted protocols without the bridge's key, so such flows are [`Fet`].
+    ///
+    /// [`Fet`]: AppProto::Fet
+    Obfs4,
+    /// DTLS.
+    Dtls,
+    /// STUN (and TURN).
+    Stun,
     /// Not identified.
     Unknown,
 }
@@ -37,19 +93,53 @@ impl AppProto {
             AppProto::Http => "http",
             AppProto::Tls => "tls",
             AppProto::Dns => "dns",
+            AppProto::Quic => "quic",
+            AppProto::Ssh => "ssh",
+            AppProto::OpenVpn => "openvpn",
+            AppProto::WireGuard => "wireguard",
+            AppProto::Ike => "ike",
+            AppProto::Esp => "esp",
+            AppProto::L2tp => "l2tp",
+            AppProto::Pptp => "pptp",
+            AppProto::Gre => "gre",
+            AppProto::Tor => "tor",
+            AppProto::Fet => "fet",
+            AppProto::Obfs4 => "obfs4",
+            AppProto::Dtls => "dtls",
+            AppProto::Stun => "stun",
             AppProto::Unknown => "unknown",
         }
+    }
+
+    /// Whether this is a VPN, tunnel or circumvention protocol (what the VPN
+    /// blocking detectors watch).
+    pub fn is_tunnel(self) -> bool {
+        matches!(
+            self,
+            AppProto::OpenVpn
+                | AppProto::WireGuard
+                | AppProto::Ike
+                | AppProto::Esp
+                | AppProto::L2tp
+                | AppProto::Pptp
+                | AppProto::Gre
+                | AppProto::Tor
+                | AppProto::Fet
+                | AppProto::Obfs4
+        )
     }
 }
 
 /// How sure an identification is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Confidence {
-    /// The protocol's own structure was parsed.
-    Certain,
-    /// The first bytes fit, but not enough was seen to parse it.
+    /// The first bytes fit, but not enough was seen to parse it (a handshake cut
+    /// short, one side only, a heuristic).
     Likely,
+    /// The protocol's own structure was parsed (and, where it has one, its
+    /// exchange was seen from both sides).
+    Certain,
 }
 
 impl Confidence {
@@ -67,7 +157,7 @@ impl Confidence {
 pub struct AppInfo {
     /// The protocol.
     pub proto: AppProto,
-    /// How sure.
+    /// How sure (`None` for [`AppProto::Unknown`]).
     pub confidence: Option<Confidence>,
     /// TLS server name.
     pub sni: Option<String>,
@@ -87,44 +177,202 @@ impl AppInfo {
             dns_qname: None,
         }
     }
+
+    fn is(proto: AppProto, c: Confidence) -> AppInfo {
+        AppInfo {
+            proto,
+            confidence: Some(c),
+            ..AppInfo::unknown()
+        }
+    }
+}
+
+/// The two directions of a flow as the probes see them.
+pub(crate) struct View<'a> {
+    /// Client → server bytes (TCP stream or datagrams back to back).
+    pub up: &'a [u8],
+    /// Server → client bytes.
+    pub down: &'a [u8],
+    /// Client → server direction (datagram boundaries, counters).
+    pub up_dir: &'a Direction,
+    /// Server → client direction.
+    pub down_dir: &'a Direction,
+    /// Client port.
+    pub cport: u16,
+    /// Server port.
+    pub sport: u16,
+}
+
+impl<'a> View<'a> {
+    fn of(f: &'a Flow) -> View<'a> {
+        View {
+            up: f.dirs[TO_SERVER].stream.bytes(),
+            down: f.dirs[TO_CLIENT].stream.bytes(),
+            up_dir: &f.dirs[TO_SERVER],
+            down_dir: &f.dirs[TO_CLIENT],
+            cport: f.client.port,
+            sport: f.server.port,
+        }
+    }
+
+    /// Whether either side uses `port`.
+    pub fn port(&self, port: u16) -> bool {
+        self.cport == port || self.sport == port
+    }
+
+    /// The client's datagrams.
+    pub fn up_dgrams(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.up_dir.stream.datagrams().map(|(_, d)| d)
+    }
+
+    /// The server's datagrams.
+    pub fn down_dgrams(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.down_dir.stream.datagrams().map(|(_, d)| d)
+    }
+
+    /// The client's first TCP segment's payload (what the GFW's fully-encrypted
+    /// rule looks at), or the whole held stream if its end is unknown.
+    pub fn up_first_segment(&self) -> &'a [u8] {
+        let marks = self.up_dir.stream.marks();
+        match marks.get(1) {
+            Some(m) if marks.first().map(|f| f.offset) == Some(0) => {
+                self.up.get(..m.offset as usize).unwrap_or(self.up)
+            }
+            _ => self.up,
+        }
+    }
+
+    /// The server's first TCP segment's payload.
+    pub fn down_first_segment(&self) -> &'a [u8] {
+        let marks = self.down_dir.stream.marks();
+        match marks.get(1) {
+            Some(m) if marks.first().map(|f| f.offset) == Some(0) => {
+                self.down.get(..m.offset as usize).unwrap_or(self.down)
+            }
+            _ => self.down,
+        }
+    }
 }
 
 /// Identifies a flow's application protocol from its first bytes.
 pub fn identify(f: &Flow) -> AppInfo {
-    let up = f.dirs[TO_SERVER].stream.bytes();
-    let down = f.dirs[TO_CLIENT].stream.bytes();
-    let mut info = AppInfo::unknown();
+    let v = View::of(f);
     match f.key.proto {
-        6 => {
-            if let Some(hello) = tls::probe_client_hello(up) {
-                info.proto = AppProto::Tls;
-                info.confidence = Some(if hello {
-                    Confidence::Certain
-                } else {
-                    Confidence::Likely
-                });
-                info.sni = client_hello_sni(up);
-            } else if let Some(req) = http_request(up) {
-                info.proto = AppProto::Http;
-                info.confidence = Some(Confidence::Certain);
-                info.http_host = req.host;
-            } else if (f.server.port == 53 || f.client.port == 53) && up.len() > 2 {
-                // DNS over TCP: a 2-byte length, then the message.
-                if let Some(q) = dns_qname(&up[2..]) {
-                    info.proto = AppProto::Dns;
-                    info.confidence = Some(Confidence::Certain);
-                    info.dns_qname = Some(q);
-                }
-            }
-        }
-        17 if matches!(f.server.port, 53 | 5353) || matches!(f.client.port, 53 | 5353) => {
-            if let Some(q) = dns_qname(up).or_else(|| dns_qname(down)) {
-                info.proto = AppProto::Dns;
-                info.confidence = Some(Confidence::Certain);
-                info.dns_qname = Some(q);
-            }
-        }
-        _ => {}
+        6 => identify_tcp(&v),
+        17 => identify_udp(&v),
+        // The IP protocol number says it all; the header behind it is opaque
+        // (ESP) or carries another protocol (GRE: PPTP's PPP, or an IP tunnel).
+        50 => AppInfo::is(AppProto::Esp, Confidence::Certain),
+        47 => AppInfo::is(AppProto::Gre, gre::probe(&v).unwrap_or(Confidence::Likely)),
+        // L2TPv3 directly over IP.
+        115 => AppInfo::is(AppProto::L2tp, Confidence::Likely),
+        _ => AppInfo::unknown(),
     }
-    info
+}
+
+fn identify_tcp(v: &View<'_>) -> AppInfo {
+    let (up, down) = (v.up, v.down);
+    if up.is_empty() && down.is_empty() {
+        return AppInfo::unknown();
+    }
+    if let Some(c) = tls::probe(v) {
+        let sni = client_hello_sni(up);
+        let proto = match tor::probe(v, sni.as_deref()) {
+            Some(_) => AppProto::Tor,
+            None => AppProto::Tls,
+        };
+        return AppInfo {
+            sni,
+            ..AppInfo::is(proto, c)
+        };
+    }
+    if let Some(req) = http_request(up) {
+        return AppInfo {
+            http_host: req.host,
+            ..AppInfo::is(AppProto::Http, Confidence::Certain)
+        };
+    }
+    if http::loose_request_line(up) {
+        return AppInfo::is(AppProto::Http, Confidence::Likely);
+    }
+    if let Some(c) = http::probe_response(v) {
+        // The request may sit in the other buffer when the capture started
+        // after the client's SYN.
+        let host = http_request(down).and_then(|r| r.host);
+        return AppInfo {
+            http_host: host,
+            ..AppInfo::is(AppProto::Http, c)
+        };
+    }
+    if let Some(c) = ssh::probe(v) {
+        return AppInfo::is(AppProto::Ssh, c);
+    }
+    if let Some((c, q)) = dns::probe_tcp(v) {
+        return AppInfo {
+            dns_qname: q,
+            ..AppInfo::is(AppProto::Dns, c)
+        };
+    }
+    if let Some(c) = pptp::probe(v) {
+        return AppInfo::is(AppProto::Pptp, c);
+    }
+    if let Some(c) = openvpn::probe_tcp(v) {
+        return AppInfo::is(AppProto::OpenVpn, c);
+    }
+    if let Some(c) = stun::probe_tcp(v) {
+        return AppInfo::is(AppProto::Stun, c);
+    }
+    if let Some(c) = fet::probe(v) {
+        return AppInfo::is(AppProto::Fet, c);
+    }
+    AppInfo::unknown()
+}
+
+fn identify_udp(v: &View<'_>) -> AppInfo {
+    if v.up.is_empty() && v.down.is_empty() {
+        return AppInfo::unknown();
+    }
+    if let Some((c, q)) = dns::probe_udp(v) {
+        return AppInfo {
+            dns_qname: q,
+            ..AppInfo::is(AppProto::Dns, c)
+        };
+    }
+    if let Some(c) = quic::probe(v) {
+        return AppInfo::is(AppProto::Quic, c);
+    }
+    // WebRTC runs STUN first, then DTLS on the same ports: the DTLS handshake
+    // names the flow, as nDPI does.
+    if let Some(c) = dtls::probe(v) {
+        return AppInfo::is(AppProto::Dtls, c);
+    }
+    if let Some(c) = stun::probe_udp(v) {
+        return AppInfo::is(AppProto::Stun, c);
+    }
+    if let Some(c) = wireguard::probe(v) {
+        return AppInfo::is(AppProto::WireGuard, c);
+    }
+    if let Some(p) = ike::probe(v) {
+        return p;
+    }
+    if let Some(c) = l2tp::probe(v) {
+        return AppInfo::is(AppProto::L2tp, c);
+    }
+    if let Some(c) = openvpn::probe_udp(v) {
+        return AppInfo::is(AppProto::OpenVpn, c);
+    }
+    AppInfo::unknown()
+}
+
+/// Reads a big-endian u16 at `i`.
+#[inline]
+pub(crate) fn be16(b: &[u8], i: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]))
+}
+
+/// Reads a big-endian u32 at `i`.
+#[inline]
+pub(crate) fn be32(b: &[u8], i: usize) -> Option<u32> {
+    let s = b.get(i..i + 4)?;
+    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }

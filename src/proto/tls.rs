@@ -3,6 +3,63 @@
 //! Reads the handshake message from the reassembled stream, across TLS records
 //! (a post-quantum ClientHello often spans two records and several segments).
 
+use std::borrow::Cow;
+
+use nom::IResult;
+use nom::Parser;
+use nom::bytes::complete::take;
+use nom::number::complete::{be_u8, be_u16};
+
+use super::{Confidence, View};
+
+/// TLS on a TCP flow: a ClientHello from the client (certain when whole, likely
+/// when cut by the capture), or, when the capture missed the client's first
+/// bytes, a ServerHello from the server.
+pub(super) fn probe(v: &View<'_>) -> Option<Confidence> {
+    if let Some(whole) = probe_client_hello(v.up) {
+        return Some(if whole {
+            Confidence::Certain
+        } else {
+            Confidence::Likely
+        });
+    }
+    // The server answered a hello we did not see (capture started late, or the
+    // client's segments were lost): a ServerHello is as telling.
+    if v.up.is_empty() || record_chain(v.up) {
+        let d = v.down;
+        if d.len() >= 6 && d[0] == 0x16 && d[1] == 0x03 && d[2] <= 0x04 && d[5] == 0x02 {
+            return Some(Confidence::Likely);
+        }
+    }
+    // Mid-stream (the capture started after the handshake): the held bytes of
+    // a side are whole TLS records, and the other side's too, or empty.
+    let (up, down) = (record_chain(v.up), record_chain(v.down));
+    if (up && (down || v.down.is_empty())) || (down && v.up.is_empty()) {
+        return Some(Confidence::Likely);
+    }
+    None
+}
+
+/// Whether `b` is a sequence of TLS records (the last may be cut), at least one.
+fn record_chain(b: &[u8]) -> bool {
+    let mut i = 0;
+    let mut n = 0;
+    while i + 5 <= b.len() {
+        let (t, maj, min) = (b[i], b[i + 1], b[i + 2]);
+        if !(0x14..=0x18).contains(&t) || maj != 3 || min > 4 {
+            return false;
+        }
+        let len = usize::from(u16::from_be_bytes([b[i + 3], b[i + 4]]));
+        if len == 0 || len > 18432 {
+            return false;
+        }
+        i += 5 + len;
+        n += 1;
+    }
+    // The records cover the bytes exactly, or the last one was cut by the buffer.
+    n > 0 && i >= b.len()
+}
+
 /// `Some(true)` if `b` starts with a whole ClientHello, `Some(false)` if it starts
 /// like one (a handshake record) but is cut, `None` if it is not TLS.
 pub(super) fn probe_client_hello(b: &[u8]) -> Option<bool> {
@@ -16,9 +73,32 @@ pub(super) fn probe_client_hello(b: &[u8]) -> Option<bool> {
     Some(handshake_message(b).is_some())
 }
 
-/// Concatenates the handshake bytes of consecutive records until the first
-/// message is complete; returns the message body (after its 4-byte header).
-fn handshake_message(b: &[u8]) -> Option<Vec<u8>> {
+/// One TLS record header: content type, version, length.
+fn record_header(i: &[u8]) -> IResult<&[u8], (u8, u16, u16)> {
+    (be_u8, be_u16, be_u16).parse(i)
+}
+
+/// The body of the first handshake message (after its 4-byte header). Borrowed
+/// from `b` when the message sits in one record (the common case); handshake
+/// bytes of consecutive records are joined only when it spans several (a
+/// post-quantum ClientHello often does).
+pub(super) fn handshake_message(b: &[u8]) -> Option<Cow<'_, [u8]>> {
+    let (rest, (ty, _, len)) = record_header(b).ok()?;
+    if ty != 0x16 {
+        return None;
+    }
+    let len = usize::from(len);
+    let frag = rest.get(..len.min(rest.len()))?;
+    if frag.len() >= 4 {
+        let need =
+            4 + ((usize::from(frag[1]) << 16) | (usize::from(frag[2]) << 8) | usize::from(frag[3]));
+        if frag.len() >= need {
+            return frag.get(4..need).map(Cow::Borrowed);
+        }
+    }
+    if frag.len() < len {
+        return None;
+    }
     let mut hs = Vec::new();
     let mut i = 0;
     while i + 5 <= b.len() && b[i] == 0x16 {
@@ -30,7 +110,7 @@ fn handshake_message(b: &[u8]) -> Option<Vec<u8>> {
                 4 + ((usize::from(hs[1]) << 16) | (usize::from(hs[2]) << 8) | usize::from(hs[3]));
             if hs.len() >= need {
                 hs.truncate(need);
-                return Some(hs.split_off(4));
+                return Some(Cow::Owned(hs.split_off(4)));
             }
         }
         if end < i + 5 + len {
@@ -39,6 +119,30 @@ fn handshake_message(b: &[u8]) -> Option<Vec<u8>> {
         i = end;
     }
     None
+}
+
+/// Skips a u8-length-prefixed vector.
+fn skip8(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    let (i, n) = be_u8(i)?;
+    take(n).parse(i)
+}
+
+/// Skips a u16-length-prefixed vector.
+fn skip16(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    let (i, n) = be_u16(i)?;
+    take(n).parse(i)
+}
+
+/// The extensions block of a ClientHello body.
+pub(super) fn hello_extensions(body: &[u8]) -> Option<&[u8]> {
+    let (i, _) = take::<_, _, nom::error::Error<&[u8]>>(34usize)
+        .parse(body)
+        .ok()?;
+    let (i, _) = skip8(i).ok()?;
+    let (i, _) = skip16(i).ok()?;
+    let (i, _) = skip8(i).ok()?;
+    let (i, n) = be_u16::<_, nom::error::Error<&[u8]>>(i).ok()?;
+    Some(&i[..usize::from(n).min(i.len())])
 }
 
 struct Reader<'a> {
@@ -66,17 +170,8 @@ impl<'a> Reader<'a> {
 /// The server name of the ClientHello at the start of `b`.
 pub fn client_hello_sni(b: &[u8]) -> Option<String> {
     let body = handshake_message(b)?;
-    let mut r = Reader { b: &body };
-    r.take(2 + 32)?; // version, random
-    let sid = r.u8()?;
-    r.take(sid)?;
-    let cs = r.u16()?;
-    r.take(cs)?;
-    let comp = r.u8()?;
-    r.take(comp)?;
-    let ext_len = r.u16()?;
     let mut ext = Reader {
-        b: r.take(ext_len.min(r.b.len()))?,
+        b: hello_extensions(&body)?,
     };
     while let (Some(ty), Some(len)) = (ext.u16(), ext.u16()) {
         let data = ext.take(len)?;
