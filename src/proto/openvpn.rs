@@ -147,10 +147,41 @@ fn judge(up: Option<Side<'_>>, down: Option<Side<'_>>) -> Option<Confidence> {
 pub(super) fn probe_udp(v: &View<'_>) -> Option<Confidence> {
     let first = *v.up.first()?;
     let op = opcode(first);
+    if op == DATA_V2 {
+        return data_session(v);
+    }
     if !(is_client_reset(op) || is_server_reset(op)) || first & 7 != 0 {
         return None;
     }
     judge(side(v.up_dgrams()), side(v.down_dgrams()))
+}
+
+/// A session the capture joined after its handshake: P_DATA_V2 packets only.
+/// Each carries the opcode/key byte and a 3-byte peer id that stay the same on
+/// every packet of both directions, then (with the AEAD ciphers OpenVPN uses by
+/// default) a packet id in clear that grows in each direction. Random bytes
+/// keep four bytes constant across a dozen datagrams essentially never.
+fn data_session(v: &View<'_>) -> Option<Confidence> {
+    let head = v.up.get(..4)?;
+    let check = |it: &mut dyn Iterator<Item = &[u8]>| -> Option<usize> {
+        let mut last: Option<u32> = None;
+        let mut n = 0;
+        for d in it {
+            if d.get(..4)? != head || d.len() < 4 + 4 + 16 {
+                return None;
+            }
+            let id = super::be32(d, 4)?;
+            if last.is_some_and(|l| id <= l) {
+                return None;
+            }
+            last = Some(id);
+            n += 1;
+        }
+        Some(n)
+    };
+    let up = check(&mut v.up_dgrams())?;
+    let down = check(&mut v.down_dgrams())?;
+    (up >= 3 && down >= 3).then_some(Confidence::Likely)
 }
 
 /// Splits a TCP stream into OpenVPN's length-prefixed packets (the last may be
