@@ -1,0 +1,94 @@
+//! Per-flow cost of protocol identification: `proto::identify` over finished
+//! flows (their buffers already filled), so only the probes are measured. The
+//! flows come from the bench capture plus, when the corpus is present, a set
+//! of nDPI's VPN, QUIC, DTLS and STUN captures, so every probe is exercised.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tamperscope::Config;
+use tamperscope::capture::Capture;
+use tamperscope::decode::decode;
+use tamperscope::flow::{Flow, FlowTable, SHARDS, shard_of_packet};
+use tamperscope::proto::identify;
+
+fn finished_flows(path: &Path) -> Vec<Flow> {
+    let Ok(cap) = Capture::open(path, 1 << 32) else {
+        return Vec::new();
+    };
+    let cfg = Config::default();
+    let mut tables: Vec<FlowTable> = (0..SHARDS).map(|_| FlowTable::new(&cfg)).collect();
+    for f in cap.frames() {
+        if let Ok(p) = decode(&f) {
+            tables[shard_of_packet(&p)].process(&p);
+        }
+    }
+    let mut out = Vec::new();
+    for t in &mut tables {
+        t.finish_all();
+        out.extend(t.take_finished());
+    }
+    out
+}
+
+fn captures() -> Vec<PathBuf> {
+    let mut v = vec![common::bench_capture()];
+    let corpus = std::env::var_os("TAMPERSCOPE_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+    let ndpi = corpus.join("ntop__nDPI/tests/cfgs/default/pcap");
+    for f in [
+        "openvpn.pcap",
+        "wireguard.pcap",
+        "ipsec_isakmp_esp.pcap",
+        "pptp.pcap",
+        "tor.pcap",
+        "quic.pcap",
+        "dtls.pcap",
+        "stun.pcap",
+        "shadowsocks.pcap",
+        "ssh.pcap",
+    ] {
+        let p = ndpi.join(f);
+        if p.is_file() {
+            v.push(p);
+        }
+    }
+    v
+}
+
+fn proto(c: &mut Criterion) {
+    let flows: Vec<Flow> = captures().iter().flat_map(|p| finished_flows(p)).collect();
+    let tcp: Vec<&Flow> = flows.iter().filter(|f| f.key.proto == 6).collect();
+    let udp: Vec<&Flow> = flows.iter().filter(|f| f.key.proto == 17).collect();
+    eprintln!(
+        "proto bench: {} flows ({} tcp, {} udp)",
+        flows.len(),
+        tcp.len(),
+        udp.len()
+    );
+    let mut g = c.benchmark_group("identify");
+    for (name, set) in [
+        ("all_flows", flows.iter().collect::<Vec<_>>()),
+        ("tcp_flows", tcp),
+        ("udp_flows", udp),
+    ] {
+        if set.is_empty() {
+            continue;
+        }
+        g.throughput(Throughput::Elements(set.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                set.iter()
+                    .map(|f| identify(f).proto.as_str().len())
+                    .sum::<usize>()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, proto);
+criterion_main!(benches);
