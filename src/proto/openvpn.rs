@@ -77,6 +77,8 @@ struct Side<'a> {
     packets: usize,
     first_len: usize,
     first: &'a [u8],
+    /// Control opcodes other than the first one were seen (with a stable id).
+    other_control: bool,
 }
 
 fn side<'a>(pkts: impl Iterator<Item = &'a [u8]>) -> Option<Side<'a>> {
@@ -95,6 +97,7 @@ fn side<'a>(pkts: impl Iterator<Item = &'a [u8]>) -> Option<Side<'a>> {
                 packets: 1,
                 first_len: p.len(),
                 first: p,
+                other_control: false,
             });
             continue;
         };
@@ -105,6 +108,7 @@ fn side<'a>(pkts: impl Iterator<Item = &'a [u8]>) -> Option<Side<'a>> {
                     side.sid_stable = false;
                 }
             }
+            side.other_control |= op != side.first_op;
         } else if !matches!(op, DATA_V1 | DATA_V2) {
             // Not an OpenVPN opcode at all.
             side.sid_stable = false;
@@ -117,8 +121,9 @@ fn judge(up: Option<Side<'_>>, down: Option<Side<'_>>) -> Option<Confidence> {
     let up = up?;
     if is_server_reset(up.first_op) && down.is_none() {
         // The capture missed the client's reset and anything it sent: the
-        // server's reset and further control packets of one session remain.
-        return (up.sid_stable && up.packets >= 2).then_some(Confidence::Likely);
+        // server's reset and further control packets (other opcodes) of one
+        // session remain.
+        return (up.sid_stable && up.other_control).then_some(Confidence::Likely);
     }
     if !is_client_reset(up.first_op) || !up.sid_stable {
         return None;
@@ -134,11 +139,16 @@ fn judge(up: Option<Side<'_>>, down: Option<Side<'_>>) -> Option<Confidence> {
         }
         Some(_) => None,
         None => {
-            // The client alone: a reset of a size OpenVPN sends, or resent.
-            let sized = plain_reset_len(up.first_len)
-                || up.first_op == HARD_RESET_CLIENT_V3
-                || up.packets >= 2;
-            sized.then_some(Confidence::Likely)
+            // The client alone (a blocked handshake looks like this): a reset
+            // whose empty ACK array and zero message packet id sit where they
+            // belong: right after the session id without tls-auth, or as the
+            // last five bytes of a tls-auth reset of a known HMAC size.
+            let f = up.first;
+            let zero = |r: Option<&[u8]>| r.is_some_and(|r| r.iter().all(|&b| b == 0));
+            let plain = zero(f.get(9..14));
+            let tls_auth =
+                plain_reset_len(up.first_len) && zero(f.get(f.len().saturating_sub(5)..));
+            (plain || tls_auth || up.first_op == HARD_RESET_CLIENT_V3).then_some(Confidence::Likely)
         }
     }
 }
