@@ -17,3 +17,42 @@ pub(super) fn probe(v: &View<'_>) -> Option<Confidence> {
     };
     ok.then_some(Confidence::Certain)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::{Direction, StreamBuf};
+
+    fn view_of(up: &Direction) -> bool {
+        let down = Direction::default();
+        let v = View {
+            up: up.stream.bytes(),
+            down: down.stream.bytes(),
+            up_dir: up,
+            down_dir: &down,
+            cport: 0,
+            sport: 0,
+        };
+        probe(&v).is_some()
+    }
+
+    #[test]
+    fn pptp_enhanced_gre() {
+        // From a real PPTP session: key and sequence present, version 1, PPP.
+        let pkt = [
+            0x30, 0x01, 0x88, 0x0b, 0x00, 0xa7, 0xda, 0x80, 0x00, 0x00, 0x25, 0x83,
+        ];
+        let mut d = Direction {
+            stream: StreamBuf::new(1024),
+            ..Direction::default()
+        };
+        d.stream.insert(0, &pkt, 1);
+        assert!(view_of(&d));
+        let mut d = Direction {
+            stream: StreamBuf::new(1024),
+            ..Direction::default()
+        };
+        d.stream.insert(0, &[0x30, 0x07, 0x88, 0x0b], 1);
+        assert!(!view_of(&d));
+    }
+}

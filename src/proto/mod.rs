@@ -376,3 +376,90 @@ pub(crate) fn be32(b: &[u8], i: usize) -> Option<u32> {
     let s = b.get(i..i + 4)?;
     Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::StreamBuf;
+
+    fn dir(dgrams: &[&[u8]]) -> Direction {
+        let mut d = Direction {
+            stream: StreamBuf::new(16384),
+            ..Direction::default()
+        };
+        for (i, g) in dgrams.iter().enumerate() {
+            let off = d.stream.bytes().len() as u32;
+            d.stream.insert(off, g, i as u64 + 1);
+        }
+        d
+    }
+
+    fn run(up: &Direction, down: &Direction, port: u16) -> (AppInfo, AppInfo) {
+        let v = View {
+            up: up.stream.bytes(),
+            down: down.stream.bytes(),
+            up_dir: up,
+            down_dir: down,
+            cport: 40000,
+            sport: port,
+        };
+        (identify_udp(&v), identify_tcp(&v))
+    }
+
+    /// Every prefix of real payloads, on every probe, in both directions and on
+    /// the ports that switch probes on: no panic, and the whole payloads are
+    /// named right.
+    #[test]
+    fn real_payloads_and_all_their_prefixes() {
+        let dir_path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/corpus/bol-van__zapret/files/fake"
+        );
+        let Ok(entries) = std::fs::read_dir(dir_path) else {
+            eprintln!("SKIPPED: zapret fake payloads not found");
+            return;
+        };
+        let mut named = 0;
+        for e in entries.flatten() {
+            let Ok(b) = std::fs::read(e.path()) else {
+                continue;
+            };
+            let name = e.file_name().to_string_lossy().into_owned();
+            for n in 0..=b.len().min(600) {
+                let (a, empty) = (dir(&[&b[..n]]), dir(&[]));
+                for port in [53, 443, 500, 1194, 1701, 1723, 4500, 51820] {
+                    let _ = run(&a, &empty, port);
+                    let _ = run(&empty, &a, port);
+                }
+            }
+            let whole = dir(&[&b]);
+            let (udp, tcp) = run(&whole, &dir(&[]), 443);
+            let want_udp = match name.split('_').next() {
+                Some("quic") if name.contains("initial") => Some(AppProto::Quic),
+                Some("dtls") => Some(AppProto::Dtls),
+                Some("stun") => Some(AppProto::Stun),
+                Some("wireguard") => Some(AppProto::WireGuard),
+                _ => None,
+            };
+            if let Some(w) = want_udp {
+                assert_eq!(udp.proto, w, "{name}");
+                named += 1;
+            }
+            if name.starts_with("tls_clienthello") {
+                assert_eq!(tcp.proto, AppProto::Tls, "{name}");
+                assert!(tcp.sni.is_some(), "{name}");
+                named += 1;
+            }
+            if name.starts_with("http") {
+                assert_eq!(tcp.proto, AppProto::Http, "{name}");
+                named += 1;
+            }
+            if name.starts_with("isakmp") {
+                let (udp, _) = run(&whole, &dir(&[]), 4500);
+                assert_eq!(udp.proto, AppProto::Ike, "{name}");
+                named += 1;
+            }
+        }
+        assert!(named >= 15, "only {named} payloads named");
+    }
+}
