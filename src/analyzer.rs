@@ -111,7 +111,12 @@ impl<'c> Analysis<'c> {
             state = probe.state().clone();
         }
         let pool = parallel
-            .then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok())
+            .then(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .ok()
+            })
             .flatten();
         let mode = match pool {
             Some(pool) => Mode::Parallel {

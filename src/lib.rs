@@ -64,6 +64,7 @@ mod config;
 pub mod decode;
 pub mod detect;
 mod error;
+pub mod eval;
 pub mod flow;
 mod pipeline;
 pub mod proto;

@@ -84,7 +84,8 @@ fn tiny_windows_force_many_ranges() {
         if !path.is_file() {
             continue;
         }
-        let seq = common::jsonl(&path, Config::default().threads(1).window_bytes(4096)).expect("seq");
+        let seq =
+            common::jsonl(&path, Config::default().threads(1).window_bytes(4096)).expect("seq");
         let par = common::jsonl(
             &path,
             Config::default()

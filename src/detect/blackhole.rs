@@ -31,8 +31,15 @@ impl Detector for Blackhole {
         let (up, down) = (&f.dirs[TO_SERVER], &f.dirs[TO_CLIENT]);
         let Some(syn) = up.baseline.syn else { return };
         // SYNs unanswered.
-        if down.pkts == 0 && up.payload_bytes == 0 && up.pkts >= 2 && up.closes.is_empty() && f.icmp_errors.is_empty() {
-            if !cx.other_server_answered(f.server.addr) {
+        if down.pkts == 0
+            && up.payload_bytes == 0
+            && up.pkts >= 2
+            && up.closes.is_empty()
+            && f.icmp_errors.is_empty()
+        {
+            if !cx.other_server_answered(f.server.addr)
+                || cx.client_probes_many_dead_peers(f.client.addr)
+            {
                 return;
             }
             let retries = up.pkts - 1;
@@ -51,12 +58,45 @@ impl Detector for Blackhole {
             );
             return;
         }
+        // Established and flowing, then the client's packets stop arriving: the
+        // server retransmits data the client has already acknowledged (here, in
+        // the capture), again and again. One lost ACK causes one such
+        // retransmission; three need every ACK in between lost.
+        if let Some((first, next_then)) = down.seq.first_acked_retransmission {
+            if down.seq.max_acked_repeats >= 3 && up.last_frame > first {
+                let resumed = down.seq.next != next_then;
+                out.push(
+                    FindingBuilder::new(v, "tcp.blackhole", f.first_ts.0)
+                        .confidence(0.6)
+                        .frames(vec![first, down.last_frame])
+                        .evidence("stage", "client_to_server_dropped")
+                        .evidence("acked_data_retransmitted", down.seq.acked_retransmissions)
+                        .evidence("same_segment_resent", down.seq.max_acked_repeats)
+                        .evidence("server_resumed_later", resumed)
+                        .trigger_from(v)
+                        .ooni("generic_timeout_error", "http-failure")
+                        .build(),
+                );
+                return;
+            }
+        }
         // Established, first payload never acknowledged, server silent.
-        let Some(synack) = down.baseline.syn else { return };
-        let Some(first_payload) = up.first_payload_frame else { return };
+        let Some(synack) = down.baseline.syn else {
+            return;
+        };
+        let Some(first_payload) = up.first_payload_frame else {
+            return;
+        };
         let Some(base) = up.seq.base else { return };
-        let acked_payload = down.seq.highest_ack.is_some_and(|a| (a.wrapping_sub(base) as i32) > 0);
-        if down.payload_bytes == 0 && !acked_payload && up.seq.retransmissions >= 2 && down.closes.is_empty() {
+        let acked_payload = down
+            .seq
+            .highest_ack
+            .is_some_and(|a| (a.wrapping_sub(base) as i32) > 0);
+        if down.payload_bytes == 0
+            && !acked_payload
+            && up.seq.retransmissions >= 2
+            && down.closes.is_empty()
+        {
             let secs = (f.last_ts.0 - f.first_ts.0) as f64 / 1e9;
             out.push(
                 FindingBuilder::new(v, "tcp.blackhole", f.first_ts.0)

@@ -14,16 +14,18 @@
 //! change, a capture that starts mid-connection) are ruled out first.
 
 mod blackhole;
+mod blackout;
 mod finding;
 mod injected_rst;
 mod tls_interference;
 
+pub use blackout::BlackoutTracker;
 pub use finding::FindingBuilder;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use crate::flow::{Flow, TO_CLIENT};
+use crate::flow::{Flow, TO_CLIENT, TO_SERVER};
 use crate::proto::AppInfo;
 use crate::report::Finding;
 
@@ -41,19 +43,50 @@ pub struct CaptureContext {
     /// Servers that completed a TCP handshake or answered over UDP (at most
     /// [`CaptureContext::MAX_SERVERS`]).
     answering_servers: BTreeSet<IpAddr>,
+    /// Per client: (TCP connection attempts, attempts nobody answered), for at
+    /// most [`CaptureContext::MAX_CLIENTS`] clients.
+    attempts: BTreeMap<IpAddr, (u32, u32)>,
+    /// Connection outcomes over time, for the capture-wide blackout judgement.
+    pub blackouts: BlackoutTracker,
 }
 
 impl CaptureContext {
     /// Bound on the servers remembered: a detector only needs to know whether some
     /// *other* server answered.
     pub const MAX_SERVERS: usize = 64;
+    /// Bound on the clients whose connection attempts are counted.
+    pub const MAX_CLIENTS: usize = 4096;
 
     /// Notes a finished flow.
     pub fn observe(&mut self, f: &Flow) {
+        self.blackouts.observe(f);
         let answered = f.dirs[TO_CLIENT].pkts > 0 && f.dirs[TO_CLIENT].payload_bytes > 0;
         if answered && self.answering_servers.len() < Self::MAX_SERVERS {
             self.answering_servers.insert(f.server.addr);
         }
+        if f.key.proto == 6 && f.dirs[TO_SERVER].baseline.syn.is_some() {
+            let n = self.attempts.len();
+            if let Some(e) = match self.attempts.get_mut(&f.client.addr) {
+                Some(e) => Some(e),
+                None if n < Self::MAX_CLIENTS => {
+                    Some(self.attempts.entry(f.client.addr).or_default())
+                }
+                None => None,
+            } {
+                e.0 += 1;
+                if f.dirs[TO_CLIENT].pkts == 0 {
+                    e.1 += 1;
+                }
+            }
+        }
+    }
+
+    /// Whether a client tried many peers that never answered (peer-to-peer
+    /// software, scanners): its unanswered SYNs say nothing about blocking.
+    pub fn client_probes_many_dead_peers(&self, client: IpAddr) -> bool {
+        self.attempts
+            .get(&client)
+            .is_some_and(|&(all, dead)| dead >= 5 && dead * 2 >= all)
     }
 
     /// Whether a server other than `addr` answered somewhere in the capture.

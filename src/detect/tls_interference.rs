@@ -27,14 +27,20 @@ impl Detector for TlsInterference {
         if server_hello {
             return;
         }
-        let Some(hello_frame) = f.dirs[TO_SERVER].first_payload_frame else { return };
+        let Some(hello_frame) = f.dirs[TO_SERVER].first_payload_frame else {
+            return;
+        };
         let cause = out
             .iter()
             .filter(|x| x.flow_id == f.id && matches!(x.kind, "tcp.injected_rst" | "tcp.blackhole"))
             .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
             .cloned();
         let Some(cause) = cause else { return };
-        let failure = if cause.kind == "tcp.injected_rst" { "connection_reset" } else { "generic_timeout_error" };
+        let failure = if cause.kind == "tcp.injected_rst" {
+            "connection_reset"
+        } else {
+            "generic_timeout_error"
+        };
         let mut frames = cause.frames.clone();
         frames.push(hello_frame);
         let mut b = FindingBuilder::new(v, "tls.interference", f.first_ts.0)

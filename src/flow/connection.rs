@@ -180,7 +180,16 @@ impl Flow {
         let peer_last = self.dirs[1 - dir].baseline.last;
         let d = &mut self.dirs[dir];
         let next_before = d.seq.base.map(|_| d.seq.next);
+        let peer_ack = self.dirs[1 - dir].seq.highest_ack;
+        let d = &mut self.dirs[dir];
         let (kind, off) = d.seq.update(t, payload_len);
+        // (Keepalives and window probes resend 0 or 1 byte: not counted.)
+        if kind == SegKind::Retransmission && payload_len > 1 {
+            let end = t.seq.wrapping_add(payload_len);
+            if peer_ack.is_some_and(|a| (a.wrapping_sub(end) as i32) >= 0) {
+                d.seq.acked_retransmission(p.frame, t.seq);
+            }
+        }
         if let Some(off) = off {
             if payload_len > 0 && d.stream.insert(off, p.payload, p.frame).conflict {
                 d.seq.conflict(p.frame);
@@ -213,6 +222,7 @@ impl Flow {
             }
             d.baseline.last = Some(brief);
             if payload_len > 0 {
+                d.baseline.first_payload.get_or_insert(brief);
                 d.baseline.last_payload = Some(brief);
             }
         }

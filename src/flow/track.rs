@@ -138,50 +138,92 @@ impl PktBrief {
     }
 }
 
-/// How often each TTL value was seen in one direction (up to 4 values), not
-/// counting RSTs: the sender's TTL baseline, which a forged packet rarely matches.
+/// Packets of one direction that shared a TTL value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TtlGroup {
+    /// The TTL / hop limit.
+    pub ttl: u8,
+    /// Packets with it.
+    pub packets: u32,
+    /// Of which carried payload.
+    pub payload_packets: u32,
+    /// First frame with it.
+    pub first_frame: u64,
+    /// Last frame with it.
+    pub last_frame: u64,
+    /// The first of its packets that carried payload.
+    pub first_payload: Option<PktBrief>,
+    /// Union of the TCP flags of its packets.
+    pub flags: u16,
+}
+
+/// The TTL values one direction used (up to 4), not counting RSTs: the sender's
+/// TTL baseline, which a forged packet rarely matches.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TtlCounts {
-    /// `(ttl, packets, first frame)`; unused slots have 0 packets.
-    pub values: [(u8, u32, u64); 4],
+    /// Groups in order of first appearance; unused slots have 0 packets.
+    pub groups: [TtlGroup; 4],
     /// Packets whose TTL did not fit in the table.
     pub other: u32,
 }
 
 impl TtlCounts {
-    fn add(&mut self, ttl: u8, frame: u64) {
-        for v in &mut self.values {
-            if v.1 > 0 && v.0 == ttl {
-                v.1 += 1;
-                return;
-            }
+    fn add(&mut self, ttl: u8, frame: u64, payload: Option<PktBrief>, flags: u16) {
+        let slot = match self
+            .groups
+            .iter()
+            .position(|g| g.packets > 0 && g.ttl == ttl)
+        {
+            Some(i) => i,
+            None => match self.groups.iter().position(|g| g.packets == 0) {
+                Some(i) => {
+                    self.groups[i] = TtlGroup {
+                        ttl,
+                        first_frame: frame,
+                        ..TtlGroup::default()
+                    };
+                    i
+                }
+                None => {
+                    self.other += 1;
+                    return;
+                }
+            },
+        };
+        let g = &mut self.groups[slot];
+        g.packets += 1;
+        g.last_frame = frame;
+        g.flags |= flags;
+        if let Some(b) = payload {
+            g.payload_packets += 1;
+            g.first_payload.get_or_insert(b);
         }
-        match self.values.iter_mut().find(|v| v.1 == 0) {
-            Some(v) => *v = (ttl, 1, frame),
-            None => self.other += 1,
-        }
+    }
+
+    /// The groups in use.
+    pub fn used(&self) -> impl Iterator<Item = &TtlGroup> {
+        self.groups.iter().filter(|g| g.packets > 0)
     }
 
     /// Packets seen with this TTL.
     pub fn count(&self, ttl: u8) -> u32 {
-        self.values
-            .iter()
-            .find(|v| v.1 > 0 && v.0 == ttl)
-            .map_or(0, |v| v.1)
+        self.used().find(|g| g.ttl == ttl).map_or(0, |g| g.packets)
     }
 
     /// Packets counted.
     pub fn total(&self) -> u32 {
-        self.values.iter().map(|v| v.1).sum::<u32>() + self.other
+        self.used().map(|g| g.packets).sum::<u32>() + self.other
+    }
+
+    /// The most common TTL group (the earliest on ties).
+    pub fn mode_group(&self) -> Option<&TtlGroup> {
+        self.used()
+            .max_by_key(|g| (g.packets, std::cmp::Reverse(g.first_frame)))
     }
 
     /// The most common TTL and its count.
     pub fn mode(&self) -> Option<(u8, u32)> {
-        self.values
-            .iter()
-            .filter(|v| v.1 > 0)
-            .max_by_key(|v| (v.1, std::cmp::Reverse(v.2)))
-            .map(|v| (v.0, v.1))
+        self.mode_group().map(|g| (g.ttl, g.packets))
     }
 }
 
@@ -242,6 +284,16 @@ pub struct SeqTrack {
     pub overlap_conflicts: u32,
     /// Frame of the first conflicting segment.
     pub first_conflict_frame: Option<u64>,
+    /// Retransmissions of data the peer had already acknowledged (in this capture):
+    /// the peer's ACKs are not reaching the sender.
+    pub acked_retransmissions: u32,
+    /// The first of them, and `next` at that moment.
+    pub first_acked_retransmission: Option<(u64, u32)>,
+    /// The most times one acknowledged segment was sent again (a spurious
+    /// timeout resends a window once; a sender that never hears the ACKs resends
+    /// the same segment with backoff).
+    pub max_acked_repeats: u32,
+    last_acked_retrans: Option<(u32, u32)>,
 }
 
 /// What a segment was, relative to the stream so far.
@@ -317,6 +369,19 @@ impl SeqTrack {
         (kind, off)
     }
 
+    /// Records a retransmission of bytes the peer had acknowledged.
+    pub fn acked_retransmission(&mut self, frame: u64, seq: u32) {
+        self.acked_retransmissions += 1;
+        let repeats = match self.last_acked_retrans {
+            Some((s, n)) if s == seq => n + 1,
+            _ => 1,
+        };
+        self.last_acked_retrans = Some((seq, repeats));
+        self.max_acked_repeats = self.max_acked_repeats.max(repeats);
+        let next = self.next;
+        self.first_acked_retransmission.get_or_insert((frame, next));
+    }
+
     /// Records a conflicting overlap found by the stream buffer.
     pub fn conflict(&mut self, frame: u64) {
         self.overlap_conflicts += 1;
@@ -339,10 +404,14 @@ pub struct Baseline {
     pub zero_windows: u32,
     /// TCP packets carrying the timestamp option.
     pub ts_option_pkts: u32,
+    /// Packets with SYN set (retries included).
+    pub syn_pkts: u32,
     /// TTLs of the packets that were not RSTs.
     pub ttl_counts: TtlCounts,
     /// The last packet that was not a RST.
     pub last: Option<PktBrief>,
+    /// The first packet with payload.
+    pub first_payload: Option<PktBrief>,
     /// The last packet with payload.
     pub last_payload: Option<PktBrief>,
     /// Packets (not RSTs) sent after this side's first RST, at most 4.
@@ -350,17 +419,42 @@ pub struct Baseline {
 }
 
 impl Baseline {
+    /// The latest payload packet known before `frame` (the last one, else the
+    /// first one).
+    pub fn last_payload_before(&self, frame: u64) -> Option<PktBrief> {
+        [self.last_payload, self.first_payload]
+            .into_iter()
+            .flatten()
+            .find(|p| p.frame < frame)
+    }
+
     /// Updates the baseline with one packet (`first` for the direction's first).
     pub fn update(&mut self, p: &Packet<'_>, tcp: Option<&TcpHeader<'_>>, first: bool) {
         self.ttl.update(p.ip.ttl, first);
         if !tcp.is_some_and(|t| t.flags.rst()) {
-            self.ttl_counts.add(p.ip.ttl, p.frame);
+            let payload = match tcp {
+                Some(t) if !p.payload.is_empty() => Some(PktBrief::of(p, t)),
+                None if !p.payload.is_empty() => Some(PktBrief {
+                    frame: p.frame,
+                    ts: p.ts.0,
+                    len: p.payload.len() as u32,
+                    ttl: p.ip.ttl,
+                    ip_id: p.ip.ip_id,
+                    ..PktBrief::default()
+                }),
+                _ => None,
+            };
+            self.ttl_counts
+                .add(p.ip.ttl, p.frame, payload, tcp.map_or(0, |t| t.flags.0));
         }
         if p.ip.version == 4 {
             self.ip_id.update(p.ip.ip_id, first);
         }
         if let Some(t) = tcp {
             self.first_window.get_or_insert(t.window);
+            if t.flags.syn() {
+                self.syn_pkts += 1;
+            }
             if t.window == 0 && !t.flags.rst() {
                 self.zero_windows += 1;
             }

@@ -57,16 +57,26 @@ impl Emitter {
         let limit = if all {
             u64::MAX
         } else {
-            shards.tables.iter().filter_map(|t| t.min_live_first_frame()).min().unwrap_or(u64::MAX)
+            shards
+                .tables
+                .iter()
+                .filter_map(|t| t.min_live_first_frame())
+                .min()
+                .unwrap_or(u64::MAX)
         };
         if self.pending.is_empty() {
             return;
         }
-        self.pending.sort_unstable_by_key(|(r, _)| (r.first_frame, r.flow_id));
+        self.pending
+            .sort_unstable_by_key(|(r, _)| (r.first_frame, r.flow_id));
         let n = self.pending.partition_point(|(r, _)| r.first_frame < limit);
         for (r, findings) in self.pending.drain(..n) {
             // Peak concurrency: flows whose [first, last] frame spans overlap.
-            while self.live_ends.peek().is_some_and(|Reverse(e)| *e < r.first_frame) {
+            while self
+                .live_ends
+                .peek()
+                .is_some_and(|Reverse(e)| *e < r.first_frame)
+            {
                 self.live_ends.pop();
             }
             self.live_ends.push(Reverse(r.last_frame));
@@ -74,6 +84,16 @@ impl Emitter {
             self.flows += 1;
             out.push_back(Record::Flow(r));
             out.extend(findings.into_iter().map(Record::Tamper));
+        }
+        if all {
+            // Capture-wide findings, once every flow is known.
+            out.extend(
+                self.context
+                    .blackouts
+                    .findings()
+                    .into_iter()
+                    .map(Record::Tamper),
+            );
         }
     }
 }
