@@ -47,6 +47,9 @@ pub struct Direction {
     pub closes: Vec<CloseInfo>,
     /// First frame that carried payload.
     pub first_payload_frame: Option<u64>,
+    /// Header facts of the datagrams kept in `stream` (UDP and other datagram
+    /// flows), in the same order: TTL, IP ID, time, frame of each.
+    pub datagrams: Vec<PktBrief>,
 }
 
 /// An ICMP error that quoted a packet of this flow.
@@ -161,9 +164,18 @@ impl Flow {
             // UDP and others: keep the first datagrams back to back (bounded); the
             // stream buffer's marks give each datagram's offset and frame, which is
             // what the datagram protocols' parsers read.
-            if !p.payload.is_empty() && d.stream.marks().len() < MAX_DATAGRAMS {
+            if !p.payload.is_empty() && d.datagrams.len() < MAX_DATAGRAMS {
                 let off = d.stream.bytes().len() as u32;
                 d.stream.insert(off, p.payload, p.frame);
+                d.datagrams.push(PktBrief {
+                    frame: p.frame,
+                    ts: p.ts.0,
+                    len: p.payload.len() as u32,
+                    ttl: p.ip.ttl,
+                    ip_id: p.ip.ip_id,
+                    gap_before_ns: gap,
+                    ..PktBrief::default()
+                });
             }
             return SegKind::Empty;
         };
