@@ -7,7 +7,7 @@
 //! ## Architecture: the folders mirror the data flow
 //!
 //! ```text
-//! file ─mmap─▶ capture ─Frame<'a>─▶ decode ─Packet<'a>─▶ flow ─Flow─▶ report
+//! file ─mmap─▶ capture ─Frame<'a>─▶ decode ─Packet<'a>─▶ flow ─Flow─▶ proto + detect ─▶ report
 //! ```
 //!
 //! - [`capture`] owns the bytes: a read-only memory map of the file (or a buffer
@@ -23,21 +23,38 @@
 //!   slice. Fragments are reassembled by a bounded [`decode::Defragmenter`].
 //! - [`flow`] groups packets into flows in [`flow::SHARDS`] fixed shards
 //!   ([`flow::FlowTable`]), keyed by a symmetric 5-tuple; a reused 5-tuple starts
-//!   a new flow. Each direction keeps header baselines, TCP sequence tracking
-//!   (including overlaps whose bytes differ) and a bounded buffer of its first
-//!   bytes; [`flow::zeek`] reproduces Zeek's `conn_state` and `history`.
+//!   a new flow. Each direction keeps the facts evidence is made of: TTL groups and
+//!   IP-ID history of the sender's genuine packets, its SYN options, every RST and
+//!   FIN with the packets just before and after it, TCP sequence tracking
+//!   (retransmissions, holes, overlaps whose bytes differ, retransmissions of data
+//!   the peer already acknowledged) and a bounded buffer of its first bytes (the
+//!   first datagrams, for UDP). [`flow::zeek`] reproduces Zeek's `conn_state` and
+//!   `history`. This is the only per-packet state; it is bounded per flow.
+//! - When a flow ends (FIN/RST and linger, idle timeout, eviction, end of
+//!   capture) it is judged once: [`proto`] names its application protocol from
+//!   the buffered first bytes (one file per protocol, cheapest checks first) and
+//!   extracts the names that trigger censorship (SNI, HTTP Host, DNS name);
+//!   [`detect`] runs one small detector per mechanism over the finished flow and a
+//!   little capture-wide context ([`detect::CaptureContext`]), and emits findings
+//!   with the frames that prove them. Capture-wide judgements (blackout windows)
+//!   are made once at the end.
 //! - `pipeline` drives the walk on one thread or, for large captures, cuts the map
 //!   into byte ranges re-synchronised to record boundaries, walks and decodes them
 //!   in parallel into per-shard buckets, verifies that the ranges chain exactly,
-//!   and replays every shard in capture order with rayon. Shards, timeouts and
-//!   output order never depend on the thread count, so output is identical for
-//!   any `-j`.
+//!   and replays every shard in capture order with rayon. Shards, timeouts, window
+//!   boundaries and output order never depend on the thread count, so output is
+//!   identical for any `-j`. Finished flows are released in order of first frame
+//!   as soon as no live flow can precede them, each followed by its findings.
 //! - [`report`] owns the output: owned, serde-serialisable records, written as the
-//!   JSON Lines of `DESIGN.md` (one `flow` per flow in order of first frame,
-//!   `tamper` findings, a final `stats`), or as a human summary.
+//!   JSON Lines of `DESIGN.md` (one `flow` per flow, `tamper` findings, a final
+//!   `stats`), or as a human summary. [`eval`] scores a report against a
+//!   ground-truth file (the lab's `*.truth.json`).
 //!
 //! Per-packet work borrows from the map and allocates nothing but flow state;
-//! what outlives the walk is copied into the small records of [`report`].
+//! what outlives the walk is copied into the small records of [`report`]. The
+//! interference lab (`testdata/lab/`) makes the labelled captures every detector
+//! is developed and tested against; `examples/evaluate.rs` prints precision and
+//! recall per finding kind on them.
 //!
 //! ## Use
 //!
