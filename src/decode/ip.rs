@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use etherparse::{LaxIpv4Slice, LaxIpv6Slice, TransportSlice};
 
 use super::defrag::Reassembled;
 use super::icmp;
@@ -11,16 +11,20 @@ use super::packet::{
 };
 use crate::capture::Timestamp;
 
-pub(super) fn from_sliced<'a>(
-    s: &LaxSlicedPacket<'a>,
+/// Decodes the IP packet at the start of `d` (IPv4 or IPv6 by its version nibble)
+/// and its transport header.
+#[inline]
+pub(super) fn from_ip<'a>(
+    d: &'a [u8],
     frame: u64,
     ts: Timestamp,
     wire_len: u32,
 ) -> Result<Packet<'a>, DecodeError> {
-    let (ip, pl) = match &s.net {
-        Some(LaxNetSlice::Ipv4(v4)) => {
+    let (ip, pl, frag) = match d.first().map(|b| b >> 4) {
+        Some(4) => {
+            let (v4, _) = LaxIpv4Slice::from_slice(d).map_err(|_| DecodeError::NotIp)?;
             let h = v4.header();
-            let pl = v4.payload();
+            let pl = v4.payload().clone();
             let ip = IpInfo {
                 src: IpAddr::V4(h.source_addr()),
                 dst: IpAddr::V4(h.destination_addr()),
@@ -37,11 +41,12 @@ pub(super) fn from_sliced<'a>(
                     h.more_fragments(),
                 )
             });
-            (ip, (pl, frag))
+            (ip, pl, frag)
         }
-        Some(LaxNetSlice::Ipv6(v6)) => {
+        Some(6) => {
+            let (v6, _) = LaxIpv6Slice::from_slice(d).map_err(|_| DecodeError::NotIp)?;
             let h = v6.header();
-            let pl = v6.payload();
+            let pl = v6.payload().clone();
             let (ip_id, frag) = v6_fragment(h.next_header().0, v6.extensions().slice());
             let ip = IpInfo {
                 src: IpAddr::V6(h.source_addr()),
@@ -53,11 +58,10 @@ pub(super) fn from_sliced<'a>(
                 proto: pl.ip_number.0,
                 ip_len: u32::from(h.payload_length()) + 40,
             };
-            (ip, (pl, frag))
+            (ip, pl, frag)
         }
         _ => return Err(DecodeError::NotIp),
     };
-    let (pl, frag) = pl;
     if let Some((offset, more)) = frag {
         return Ok(Packet {
             frame,
@@ -69,10 +73,7 @@ pub(super) fn from_sliced<'a>(
             truncated: pl.incomplete,
         });
     }
-    let (transport, payload) = match &s.transport {
-        Some(t) => transport_of(t),
-        None => (Transport::Other, pl.payload),
-    };
+    let (transport, payload) = transport_from(ip.proto, pl.payload);
     Ok(Packet {
         frame,
         ts,
@@ -82,6 +83,30 @@ pub(super) fn from_sliced<'a>(
         payload,
         truncated: pl.incomplete,
     })
+}
+
+/// The transport header of an IP payload, and the transport payload.
+#[inline]
+fn transport_from(proto: u8, data: &[u8]) -> (Transport<'_>, &[u8]) {
+    match proto {
+        6 => match etherparse::TcpSlice::from_slice(data) {
+            Ok(t) => transport_of(&TransportSlice::Tcp(t)),
+            Err(_) => (Transport::Other, data),
+        },
+        17 => match etherparse::UdpSlice::from_slice_lax(data) {
+            Ok(u) => transport_of(&TransportSlice::Udp(u)),
+            Err(_) => (Transport::Other, data),
+        },
+        1 => match etherparse::Icmpv4Slice::from_slice(data) {
+            Ok(i) => transport_of(&TransportSlice::Icmpv4(i)),
+            Err(_) => (Transport::Other, data),
+        },
+        58 => match etherparse::Icmpv6Slice::from_slice(data) {
+            Ok(i) => transport_of(&TransportSlice::Icmpv6(i)),
+            Err(_) => (Transport::Other, data),
+        },
+        _ => (Transport::Other, data),
+    }
 }
 
 fn transport_of<'a>(t: &TransportSlice<'a>) -> (Transport<'a>, &'a [u8]) {
@@ -134,26 +159,7 @@ fn transport_of<'a>(t: &TransportSlice<'a>) -> (Transport<'a>, &'a [u8]) {
 /// Decodes the transport layer of a reassembled datagram; the packet borrows the
 /// datagram's buffer.
 pub fn decode_reassembled(r: &Reassembled) -> Packet<'_> {
-    let data = &r.data[..];
-    let (transport, payload) = match r.ip.proto {
-        6 => match etherparse::TcpSlice::from_slice(data) {
-            Ok(t) => transport_of(&TransportSlice::Tcp(t)),
-            Err(_) => (Transport::Other, data),
-        },
-        17 => match etherparse::UdpSlice::from_slice_lax(data) {
-            Ok(u) => transport_of(&TransportSlice::Udp(u)),
-            Err(_) => (Transport::Other, data),
-        },
-        1 => match etherparse::Icmpv4Slice::from_slice(data) {
-            Ok(i) => transport_of(&TransportSlice::Icmpv4(i)),
-            Err(_) => (Transport::Other, data),
-        },
-        58 => match etherparse::Icmpv6Slice::from_slice(data) {
-            Ok(i) => transport_of(&TransportSlice::Icmpv6(i)),
-            Err(_) => (Transport::Other, data),
-        },
-        _ => (Transport::Other, data),
-    };
+    let (transport, payload) = transport_from(r.ip.proto, &r.data);
     Packet {
         frame: r.frame,
         ts: r.ts,

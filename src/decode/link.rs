@@ -1,22 +1,48 @@
 //! Link layers: from a frame to the start of its IP packet.
+//!
+//! Each layer is read with etherparse's small slice views (Ethernet II, 802.1Q /
+//! QinQ tags) and the walk stops at the first IPv4 or IPv6 header. We do not build
+//! etherparse's whole `LaxSlicedPacket`: it is several hundred bytes that are
+//! moved on every return, which cost more than all the parsing it saves.
 
-use etherparse::{EtherType, LaxSlicedPacket};
+use etherparse::{Ethernet2Slice, SingleVlanSlice};
 
-use super::ip::from_sliced;
+use super::ip::from_ip;
 use super::packet::{DecodeError, Packet};
 use crate::capture::{Frame, LinkType};
 
+const ETH_IPV4: u16 = 0x0800;
+const ETH_IPV6: u16 = 0x86dd;
+const ETH_VLAN: u16 = 0x8100;
+const ETH_QINQ: u16 = 0x88a8;
+const ETH_QINQ_OLD: u16 = 0x9100;
+const ETH_MPLS: u16 = 0x8847;
+const ETH_MPLS_MC: u16 = 0x8848;
+const ETH_PPPOE_SESSION: u16 = 0x8864;
+
 /// Decodes a frame into a packet view.
 ///
-/// Ethernet (with 802.1Q/QinQ), raw IP (DLT 12/14/101/228/229), BSD loopback
-/// (0/108), Linux SLL (113) and SLL2 (276) and NFLOG (239) are understood. Frames of
-/// other link types, or without an IP packet, return an error the caller counts.
+/// Ethernet (with 802.1Q/QinQ tags, MPLS label stacks and PPPoE sessions), raw IP
+/// (DLT 12/14/101/228/229), BSD loopback (0/108), Linux SLL (113) and SLL2 (276)
+/// and NFLOG (239) are understood. Frames of other link types, or without an IP
+/// packet, return an error the caller counts.
+#[inline]
 pub fn decode<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, DecodeError> {
+    let ip = ip_start(frame)?;
+    from_ip(ip, frame.index, frame.ts, frame.orig_len)
+}
+
+/// The bytes from the IP header on.
+#[inline]
+fn ip_start<'a>(frame: &Frame<'a>) -> Result<&'a [u8], DecodeError> {
     let d = frame.data;
-    let sliced = match frame.link_type {
-        LinkType::ETHERNET => LaxSlicedPacket::from_ethernet(d).map_err(|_| DecodeError::NotIp)?,
+    match frame.link_type {
+        LinkType::ETHERNET => {
+            let eth = Ethernet2Slice::from_slice_without_fcs(d).map_err(|_| DecodeError::NotIp)?;
+            by_ether_type(eth.ether_type().0, eth.payload_slice())
+        }
         LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 | LinkType::IPV4 | LinkType::IPV6 => {
-            LaxSlicedPacket::from_ip(d).map_err(|_| DecodeError::NotIp)?
+            Ok(d)
         }
         LinkType::NULL | LinkType::LOOP => {
             if d.len() < 4 {
@@ -26,35 +52,73 @@ pub fn decode<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, DecodeError> {
             // network order. Either way the value is small, so try both.
             let le = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
             let be = u32::from_be_bytes([d[0], d[1], d[2], d[3]]);
-            let fam = if le < 256 { le } else { be };
-            let et = match fam {
-                2 => EtherType::IPV4,
-                10 | 24 | 28 | 30 => EtherType::IPV6,
-                _ => return Err(DecodeError::NotIp),
-            };
-            LaxSlicedPacket::from_ether_type(et, &d[4..])
+            match if le < 256 { le } else { be } {
+                2 | 10 | 24 | 28 | 30 => Ok(&d[4..]),
+                _ => Err(DecodeError::NotIp),
+            }
         }
         LinkType::LINUX_SLL => {
             if d.len() < 16 {
                 return Err(DecodeError::NotIp);
             }
-            let et = EtherType(u16::from_be_bytes([d[14], d[15]]));
-            LaxSlicedPacket::from_ether_type(et, &d[16..])
+            by_ether_type(u16::from_be_bytes([d[14], d[15]]), &d[16..])
         }
         LinkType::LINUX_SLL2 => {
             if d.len() < 20 {
                 return Err(DecodeError::NotIp);
             }
-            let et = EtherType(u16::from_be_bytes([d[0], d[1]]));
-            LaxSlicedPacket::from_ether_type(et, &d[20..])
+            by_ether_type(u16::from_be_bytes([d[0], d[1]]), &d[20..])
         }
-        LinkType::NFLOG => {
-            let payload = nflog_payload(d).ok_or(DecodeError::NotIp)?;
-            LaxSlicedPacket::from_ip(payload).map_err(|_| DecodeError::NotIp)?
+        LinkType::NFLOG => nflog_payload(d).ok_or(DecodeError::NotIp),
+        _ => Err(DecodeError::UnsupportedLinkType),
+    }
+}
+
+/// Follows VLAN tags, MPLS labels and PPPoE to an IP header (at most 8 layers).
+#[inline]
+fn by_ether_type(mut et: u16, mut d: &[u8]) -> Result<&[u8], DecodeError> {
+    for _ in 0..8 {
+        match et {
+            ETH_IPV4 | ETH_IPV6 => return Ok(d),
+            ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD => {
+                let v = SingleVlanSlice::from_slice(d).map_err(|_| DecodeError::NotIp)?;
+                et = v.ether_type().0;
+                d = v.payload_slice();
+            }
+            ETH_MPLS | ETH_MPLS_MC => {
+                // Pop labels to the bottom of the stack; the payload's first
+                // nibble says IPv4 or IPv6.
+                loop {
+                    if d.len() < 4 {
+                        return Err(DecodeError::NotIp);
+                    }
+                    let bottom = d[2] & 0x01 != 0;
+                    d = &d[4..];
+                    if bottom {
+                        break;
+                    }
+                }
+                return match d.first().map(|b| b >> 4) {
+                    Some(4 | 6) => Ok(d),
+                    _ => Err(DecodeError::NotIp),
+                };
+            }
+            ETH_PPPOE_SESSION => {
+                // 6-byte PPPoE header, then the 2-byte PPP protocol.
+                if d.len() < 8 {
+                    return Err(DecodeError::NotIp);
+                }
+                let proto = u16::from_be_bytes([d[6], d[7]]);
+                d = &d[8..];
+                return match proto {
+                    0x0021 | 0x0057 => Ok(d),
+                    _ => Err(DecodeError::NotIp),
+                };
+            }
+            _ => return Err(DecodeError::NotIp),
         }
-        _ => return Err(DecodeError::UnsupportedLinkType),
-    };
-    from_sliced(&sliced, frame.index, frame.ts, frame.orig_len)
+    }
+    Err(DecodeError::NotIp)
 }
 
 /// The packet inside an NFLOG record: a 4-byte header (family, version, resource
