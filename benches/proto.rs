@@ -14,10 +14,8 @@ use tamperscope::decode::decode;
 use tamperscope::flow::{Flow, FlowTable, SHARDS, shard_of_packet};
 use tamperscope::proto::identify;
 
-fn finished_flows(path: &Path) -> Vec<Flow> {
-    let Ok(cap) = Capture::open(path, 1 << 32) else {
-        return Vec::new();
-    };
+/// The finished flows of a capture (they borrow its bytes).
+fn finished_flows(cap: &Capture) -> Vec<Box<Flow<'_>>> {
     let cfg = Config::default();
     let mut tables: Vec<FlowTable> = (0..SHARDS).map(|_| FlowTable::new(&cfg)).collect();
     for f in cap.frames() {
@@ -60,9 +58,13 @@ fn captures() -> Vec<PathBuf> {
 }
 
 fn proto(c: &mut Criterion) {
-    let flows: Vec<Flow> = captures().iter().flat_map(|p| finished_flows(p)).collect();
-    let tcp: Vec<&Flow> = flows.iter().filter(|f| f.key.proto == 6).collect();
-    let udp: Vec<&Flow> = flows.iter().filter(|f| f.key.proto == 17).collect();
+    let caps: Vec<Capture> = captures()
+        .iter()
+        .filter_map(|p| Capture::open(p, 1 << 32).ok())
+        .collect();
+    let flows: Vec<Box<Flow<'_>>> = caps.iter().flat_map(finished_flows).collect();
+    let tcp: Vec<&Box<Flow<'_>>> = flows.iter().filter(|f| f.key.proto == 6).collect();
+    let udp: Vec<&Box<Flow<'_>>> = flows.iter().filter(|f| f.key.proto == 17).collect();
     eprintln!(
         "proto bench: {} flows ({} tcp, {} udp)",
         flows.len(),

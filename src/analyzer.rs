@@ -80,7 +80,7 @@ pub struct Analysis<'c> {
     cap: &'c Capture,
     cfg: Config,
     mode: Mode<'c>,
-    shards: Shards,
+    shards: Shards<'c>,
     counts: Counts,
     emitter: Emitter,
     ready: VecDeque<Record>,

@@ -34,12 +34,30 @@ impl Timestamp {
         let days = secs.div_euclid(86_400);
         let tod = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-            tod / 3600,
-            (tod / 60) % 60,
-            tod % 60
-        )
+        if !(0..=9999).contains(&y) {
+            return format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+                tod / 3600,
+                (tod / 60) % 60,
+                tod % 60
+            );
+        }
+        // Written digit by digit: this runs for every flow and finding.
+        let mut b = *b"0000-00-00T00:00:00.000000Z";
+        let put = |b: &mut [u8; 27], at: usize, width: usize, mut v: u64| {
+            for i in (0..width).rev() {
+                b[at + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(&mut b, 0, 4, y as u64);
+        put(&mut b, 5, 2, u64::from(m));
+        put(&mut b, 8, 2, u64::from(d));
+        put(&mut b, 11, 2, (tod / 3600) as u64);
+        put(&mut b, 14, 2, ((tod / 60) % 60) as u64);
+        put(&mut b, 17, 2, (tod % 60) as u64);
+        put(&mut b, 20, 6, micros as u64);
+        b.iter().map(|&c| c as char).collect()
     }
 }
 

@@ -140,6 +140,15 @@ impl TcpHeader<'_> {
     pub fn options(&self) -> TcpOptions {
         let mut o = TcpOptions::default();
         let b = self.options_raw;
+        // The layout of nearly every established-flow segment: NOP, NOP,
+        // timestamps (Linux, BSD, macOS).
+        if b.len() == 12 && b[0] == 1 && b[1] == 1 && b[2] == 8 && b[3] == 10 {
+            o.timestamps = Some((
+                u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+                u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
+            ));
+            return o;
+        }
         let mut i = 0;
         while i < b.len() {
             match b[i] {

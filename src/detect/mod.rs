@@ -32,7 +32,7 @@ use crate::report::Finding;
 /// A finished flow and what it carried.
 pub struct FlowView<'f> {
     /// The flow.
-    pub flow: &'f Flow,
+    pub flow: &'f Flow<'f>,
     /// Its application protocol and trigger names.
     pub app: &'f AppInfo,
 }

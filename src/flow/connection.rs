@@ -22,7 +22,7 @@ const MAX_ICMP: usize = 8;
 
 /// Counters and baselines of one direction of a flow.
 #[derive(Clone, Debug, Default)]
-pub struct Direction {
+pub struct Direction<'c> {
     /// Packets.
     pub pkts: u64,
     /// Bytes on the wire (frame lengths).
@@ -42,7 +42,7 @@ pub struct Direction {
     /// TCP sequence tracking.
     pub seq: SeqTrack,
     /// The first bytes of the stream (TCP) or of the first datagrams (UDP).
-    pub stream: StreamBuf,
+    pub stream: StreamBuf<'c>,
     /// RST and FIN segments, in order (at most 8).
     pub closes: Vec<CloseInfo>,
     /// First frame that carried payload.
@@ -71,7 +71,7 @@ pub struct IcmpError {
 
 /// A flow and everything tracked about it.
 #[derive(Clone, Debug)]
-pub struct Flow {
+pub struct Flow<'c> {
     /// Deterministic identifier.
     pub id: u64,
     /// The direction-free key.
@@ -89,7 +89,7 @@ pub struct Flow {
     /// Last frame.
     pub last_frame: u64,
     /// `[to server, to client]`.
-    pub dirs: [Direction; 2],
+    pub dirs: [Direction<'c>; 2],
     /// Zeek-compatible state (TCP only).
     pub zeek: Option<Box<ZeekTcp>>,
     /// ICMP errors about this flow.
@@ -100,9 +100,9 @@ pub struct Flow {
     first_from_client: bool,
 }
 
-impl Flow {
+impl<'c> Flow<'c> {
     /// A new flow whose first packet goes `src → dst`.
-    pub(crate) fn new(key: FlowKey, src: Endpoint, dst: Endpoint, p: &Packet<'_>) -> Flow {
+    pub(crate) fn new(key: FlowKey, src: Endpoint, dst: Endpoint, p: &Packet<'_>) -> Flow<'c> {
         // The client is the side that sent the first SYN; a SYN-ACK seen first was
         // sent by the server. Otherwise the first packet's sender is the client.
         let swap = matches!(p.transport, Transport::Tcp(t) if t.flags.syn() && t.flags.ack());
@@ -131,7 +131,13 @@ impl Flow {
     }
 
     /// Accounts for one packet of this flow. Returns what the segment was (TCP).
-    pub(crate) fn update(&mut self, p: &Packet<'_>, src: &Endpoint, stream_cap: u32) -> SegKind {
+    pub(crate) fn update(
+        &mut self,
+        p: &Packet<'_>,
+        src: &Endpoint,
+        stream_cap: u32,
+        in_capture: Option<&'c [u8]>,
+    ) -> SegKind {
         let dir = if self.is_to_server(src) {
             TO_SERVER
         } else {
@@ -165,8 +171,13 @@ impl Flow {
             // stream buffer's marks give each datagram's offset and frame, which is
             // what the datagram protocols' parsers read.
             if !p.payload.is_empty() && d.datagrams.len() < MAX_DATAGRAMS {
-                let off = d.stream.bytes().len() as u32;
-                d.stream.insert(off, p.payload, p.frame);
+                match in_capture {
+                    Some(b) => d.stream.push_datagram(b, p.frame),
+                    None => {
+                        let off = d.stream.held() as u32;
+                        d.stream.insert_copy(off, p.payload, p.frame);
+                    }
+                }
                 d.datagrams.push(PktBrief {
                     frame: p.frame,
                     ts: p.ts.0,
@@ -179,10 +190,17 @@ impl Flow {
             }
             return SegKind::Empty;
         };
-        self.update_tcp(dir, p, &t, gap)
+        self.update_tcp(dir, p, &t, gap, in_capture)
     }
 
-    fn update_tcp(&mut self, dir: usize, p: &Packet<'_>, t: &TcpHeader<'_>, gap: u64) -> SegKind {
+    fn update_tcp(
+        &mut self,
+        dir: usize,
+        p: &Packet<'_>,
+        t: &TcpHeader<'_>,
+        gap: u64,
+        in_capture: Option<&'c [u8]>,
+    ) -> SegKind {
         let payload_len = p.payload.len() as u32;
         let brief = PktBrief {
             gap_before_ns: gap,
@@ -203,7 +221,12 @@ impl Flow {
             }
         }
         if let Some(off) = off {
-            if payload_len > 0 && d.stream.insert(off, p.payload, p.frame).conflict {
+            let added = match in_capture {
+                Some(b) if payload_len > 0 => d.stream.insert(off, b, p.frame),
+                _ if payload_len > 0 => d.stream.insert_copy(off, p.payload, p.frame),
+                _ => Default::default(),
+            };
+            if added.conflict {
                 d.seq.conflict(p.frame);
             }
         }

@@ -1,11 +1,16 @@
-//! A bounded buffer of the first bytes of one direction of a TCP stream.
+//! The first bytes of one direction of a stream, held without copying.
 //!
 //! Handshakes (a ClientHello split over segments, an HTTP response head, a TLS
-//! certificate chain) are parsed from this buffer rather than from single
-//! segments. Only the first [`StreamBuf::cap`] bytes are kept; out-of-order
-//! segments wait in a small side list until the gap before them fills. Bytes that
+//! certificate chain) are parsed from the reassembled start of a stream rather
+//! than from single segments. During the walk nothing is copied: the buffer keeps
+//! up to [`StreamBuf::MAX_SEGMENTS`] views into the capture (segment offset,
+//! bytes, frame) covering at most `cap` bytes; the contiguous start is assembled
+//! once, when a parser first asks for it after the flow has ended. Bytes that
 //! arrive twice are compared with what is already held: a retransmission with
-//! *different* bytes is how injected data shows itself.
+//! *different* bytes is how injected data shows itself. Only packets that do not
+//! live in the capture (reassembled IP fragments) are copied.
+
+use std::cell::OnceCell;
 
 /// Where a stream byte came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,15 +21,37 @@ pub struct SegmentMark {
     pub frame: u64,
 }
 
-/// The first bytes of one stream direction.
+#[derive(Clone, Debug)]
+enum Bytes<'c> {
+    Capture(&'c [u8]),
+    Owned(Box<[u8]>),
+}
+
+impl Bytes<'_> {
+    fn get(&self) -> &[u8] {
+        match self {
+            Bytes::Capture(b) => b,
+            Bytes::Owned(b) => b,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Segment<'c> {
+    offset: u32,
+    frame: u64,
+    bytes: Bytes<'c>,
+}
+
+/// The first bytes of one stream direction, as views into the capture.
 #[derive(Clone, Debug, Default)]
-pub struct StreamBuf {
-    data: Vec<u8>,
-    pending: Vec<(u32, Vec<u8>, u64)>,
-    pending_bytes: usize,
+pub struct StreamBuf<'c> {
+    /// Non-overlapping, sorted by offset (the first copy of a byte wins).
+    segs: Vec<Segment<'c>>,
     cap: u32,
     marks: Vec<SegmentMark>,
-    /// Bytes beyond `cap` (or beyond the side list's room) were not kept.
+    assembled: OnceCell<Vec<u8>>,
+    /// Bytes beyond `cap`, or beyond the segment limit, were not kept.
     pub overflowed: bool,
 }
 
@@ -35,21 +62,55 @@ pub struct Insert {
     pub conflict: bool,
 }
 
-impl StreamBuf {
+impl<'c> StreamBuf<'c> {
+    /// Most segments held (enough for a handshake of small segments).
+    pub const MAX_SEGMENTS: usize = 48;
     /// Most segment marks kept (enough to name the frames of a handshake).
     const MAX_MARKS: usize = 32;
 
     /// An empty buffer keeping at most `cap` bytes.
-    pub fn new(cap: u32) -> StreamBuf {
+    pub fn new(cap: u32) -> StreamBuf<'c> {
         StreamBuf {
             cap,
             ..StreamBuf::default()
         }
     }
 
-    /// The contiguous bytes from the start of the stream.
+    /// The contiguous bytes from the start of the stream (assembled on first use).
     pub fn bytes(&self) -> &[u8] {
-        &self.data
+        // One segment from offset 0 covering the contiguous start: no copy at all.
+        if let Some(first) = self.segs.first() {
+            let contiguous_single = first.offset == 0
+                && self
+                    .segs
+                    .get(1)
+                    .is_none_or(|s| s.offset > first.bytes.get().len() as u32);
+            if contiguous_single {
+                return first.bytes.get();
+            }
+        }
+        self.assembled.get_or_init(|| {
+            let mut out = Vec::new();
+            for s in &self.segs {
+                if s.offset as usize != out.len() {
+                    break;
+                }
+                out.extend_from_slice(s.bytes.get());
+            }
+            out
+        })
+    }
+
+    /// Bytes held in total (contiguous or not).
+    pub fn held(&self) -> usize {
+        self.segs.iter().map(|s| s.bytes.get().len()).sum()
+    }
+
+    /// The end of the held bytes (offset after the last one).
+    fn end(&self) -> u32 {
+        self.segs
+            .last()
+            .map_or(0, |s| s.offset + s.bytes.get().len() as u32)
     }
 
     /// The frames that carried the held bytes, by stream offset. For datagram
@@ -61,13 +122,7 @@ impl StreamBuf {
     /// The held datagrams of a datagram flow: `(frame, payload)` in order (the last
     /// one may be cut by the buffer's capacity).
     pub fn datagrams(&self) -> impl Iterator<Item = (u64, &[u8])> + '_ {
-        self.marks.iter().enumerate().map(move |(i, m)| {
-            let end = self
-                .marks
-                .get(i + 1)
-                .map_or(self.data.len(), |n| n.offset as usize);
-            (m.frame, &self.data[(m.offset as usize).min(end)..end])
-        })
+        self.segs.iter().map(|s| (s.frame, s.bytes.get()))
     }
 
     /// The buffer's capacity.
@@ -75,17 +130,38 @@ impl StreamBuf {
         self.cap
     }
 
-    /// Frees the memory (after the handshake was parsed); later bytes are not kept.
+    /// Frees the memory; later bytes are not kept.
     pub fn release(&mut self) {
-        self.data = Vec::new();
-        self.pending = Vec::new();
-        self.pending_bytes = 0;
+        self.segs = Vec::new();
         self.marks = Vec::new();
+        self.assembled = OnceCell::new();
         self.cap = 0;
     }
 
-    /// Adds the segment whose first byte is at stream offset `off`.
-    pub fn insert(&mut self, off: u32, seg: &[u8], frame: u64) -> Insert {
+    /// Appends a datagram after the held ones (datagram flows).
+    pub fn push_datagram(&mut self, d: &'c [u8], frame: u64) {
+        let off = self.end();
+        self.insert(off, d, frame);
+    }
+
+    /// Adds the segment whose first byte is at stream offset `off`, as a view into
+    /// the capture.
+    pub fn insert(&mut self, off: u32, seg: &'c [u8], frame: u64) -> Insert {
+        self.add(off, seg, frame, Bytes::Capture)
+    }
+
+    /// Adds a segment that does not live in the capture (it is copied).
+    pub fn insert_copy(&mut self, off: u32, seg: &[u8], frame: u64) -> Insert {
+        self.add(off, seg, frame, |b| Bytes::Owned(b.into()))
+    }
+
+    fn add<'s>(
+        &mut self,
+        off: u32,
+        seg: &'s [u8],
+        frame: u64,
+        keep: impl Fn(&'s [u8]) -> Bytes<'c>,
+    ) -> Insert {
         let mut out = Insert::default();
         if seg.is_empty() || off >= self.cap {
             if !seg.is_empty() && self.cap > 0 {
@@ -93,73 +169,86 @@ impl StreamBuf {
             }
             return out;
         }
-        let have = self.data.len() as u32;
-        // Compare bytes already held.
-        if off < have {
-            let n = (have - off).min(seg.len() as u32) as usize;
-            let o = off as usize;
-            if self.data[o..o + n] != seg[..n] {
-                out.conflict = true;
+        let seg_end = off.saturating_add(seg.len() as u32);
+        // The common case: the next bytes, after everything held.
+        if off >= self.end() {
+            let end = seg_end.min(self.cap);
+            if seg_end > self.cap {
+                self.overflowed = true;
             }
+            if self.segs.len() >= Self::MAX_SEGMENTS {
+                self.overflowed = true;
+                return out;
+            }
+            if self.segs.capacity() == 0 {
+                self.segs.reserve_exact(8);
+                self.marks.reserve_exact(8);
+            }
+            self.segs.push(Segment {
+                offset: off,
+                frame,
+                bytes: keep(&seg[..(end - off) as usize]),
+            });
+            if self.marks.len() < Self::MAX_MARKS {
+                self.marks.push(SegmentMark { offset: off, frame });
+            }
+            self.assembled = OnceCell::new();
+            return out;
         }
-        for (poff, pdata, _) in &self.pending {
-            let (a, b) = (
-                off.max(*poff),
-                (off + seg.len() as u32).min(poff + pdata.len() as u32),
-            );
-            if a < b {
-                let x = &seg[(a - off) as usize..(b - off) as usize];
-                let y = &pdata[(a - poff) as usize..(b - poff) as usize];
+        // Compare with what is held, and find the first part not yet held.
+        let mut new_from = off;
+        for s in &self.segs {
+            let (a, b) = (s.offset, s.offset + s.bytes.get().len() as u32);
+            let (lo, hi) = (off.max(a), seg_end.min(b));
+            if lo < hi {
+                let x = &seg[(lo - off) as usize..(hi - off) as usize];
+                let y = &s.bytes.get()[(lo - a) as usize..(hi - a) as usize];
                 if x != y {
                     out.conflict = true;
                 }
+                if a <= new_from && new_from < b {
+                    new_from = b;
+                }
             }
         }
-        let end = (off + seg.len() as u32).min(self.cap);
-        if end < off + seg.len() as u32 {
+        // The part after `new_from` up to the next held segment (first copy wins).
+        let next_held = self
+            .segs
+            .iter()
+            .map(|s| s.offset)
+            .filter(|&o| o > new_from)
+            .min();
+        let end = seg_end.min(self.cap).min(next_held.unwrap_or(u32::MAX));
+        if seg_end > self.cap {
             self.overflowed = true;
         }
-        if off <= have {
-            if end > have {
-                self.data
-                    .extend_from_slice(&seg[(have - off) as usize..(end - off) as usize]);
-                self.mark(off, frame);
-                self.drain_pending();
-            }
-        } else {
-            let room = (self.cap as usize).saturating_sub(self.data.len() + self.pending_bytes);
-            let n = ((end - off) as usize).min(room);
-            if n > 0 && self.pending.len() < 16 {
-                self.pending.push((off, seg[..n].to_vec(), frame));
-                self.pending_bytes += n;
-            } else {
-                self.overflowed = true;
-            }
+        if new_from >= end {
+            return out;
         }
-        out
-    }
-
-    fn mark(&mut self, offset: u32, frame: u64) {
-        if self.marks.len() < Self::MAX_MARKS && self.marks.last().map(|m| m.offset) != Some(offset)
-        {
-            self.marks.push(SegmentMark { offset, frame });
+        if self.segs.len() >= Self::MAX_SEGMENTS {
+            self.overflowed = true;
+            return out;
         }
-    }
-
-    fn drain_pending(&mut self) {
-        loop {
-            let have = self.data.len() as u32;
-            let Some(i) = self.pending.iter().position(|(o, _, _)| *o <= have) else {
-                return;
+        let part = &seg[(new_from - off) as usize..(end - off) as usize];
+        let at = self.segs.partition_point(|s| s.offset < new_from);
+        self.segs.insert(
+            at,
+            Segment {
+                offset: new_from,
+                frame,
+                bytes: keep(part),
+            },
+        );
+        if self.marks.len() < Self::MAX_MARKS {
+            let m = SegmentMark {
+                offset: new_from,
+                frame,
             };
-            let (off, d, frame) = self.pending.swap_remove(i);
-            self.pending_bytes -= d.len();
-            let end = off + d.len() as u32;
-            if end > have {
-                self.data.extend_from_slice(&d[(have - off) as usize..]);
-                self.mark(have, frame);
-            }
+            let at = self.marks.partition_point(|x| x.offset < new_from);
+            self.marks.insert(at, m);
         }
+        self.assembled = OnceCell::new();
+        out
     }
 }
 
@@ -188,6 +277,16 @@ mod tests {
     }
 
     #[test]
+    fn partial_overlap_keeps_first_copy_and_adds_the_rest() {
+        let mut s = StreamBuf::new(64);
+        s.insert(0, b"abcd", 1);
+        assert!(!s.insert(2, b"cdef", 2).conflict);
+        assert_eq!(s.bytes(), b"abcdef");
+        assert!(s.insert(5, b"Xgh", 3).conflict);
+        assert_eq!(s.bytes(), b"abcdefgh");
+    }
+
+    #[test]
     fn capacity_bounds_memory() {
         let mut s = StreamBuf::new(8);
         s.insert(0, b"0123456789", 1);
@@ -195,5 +294,17 @@ mod tests {
         assert!(s.overflowed);
         s.insert(100, b"zz", 2);
         assert_eq!(s.bytes().len(), 8);
+    }
+
+    #[test]
+    fn copies_only_when_asked() {
+        let data = b"hello world".to_vec();
+        let mut s = StreamBuf::new(64);
+        s.insert(0, &data[..5], 1);
+        assert_eq!(s.bytes().as_ptr(), data.as_ptr());
+        s.insert_copy(5, b" you", 2);
+        assert_eq!(s.bytes(), b"hello you");
+        let d: Vec<_> = s.datagrams().collect();
+        assert_eq!(d.len(), 2);
     }
 }

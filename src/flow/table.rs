@@ -41,20 +41,23 @@ struct Limits {
 }
 
 /// One shard's flows.
-pub struct FlowTable {
-    map: HashMap<FlowKey, Flow, StableState>,
+pub struct FlowTable<'c> {
+    /// Flows are boxed: a flow is a couple of KiB, and the table, the finished
+    /// list and the emitter's sort would otherwise move it around.
+    map: HashMap<FlowKey, Box<Flow<'c>>, StableState>,
     limits: Limits,
     now: Timestamp,
     since_sweep: usize,
     last_sweep: Timestamp,
-    finished: Vec<Flow>,
+    #[allow(clippy::vec_box)] // moved whole into the emitter; the box saves moving 2 KiB flows
+    finished: Vec<Box<Flow<'c>>>,
     /// Flows forced out by the flow cap.
     pub evicted: u64,
 }
 
-impl FlowTable {
+impl<'c> FlowTable<'c> {
     /// An empty shard; the flow cap is split evenly between shards.
-    pub fn new(cfg: &Config) -> FlowTable {
+    pub fn new(cfg: &Config) -> FlowTable<'c> {
         FlowTable {
             map: HashMap::with_hasher(StableState::with_seed(0x51ab_c0de)),
             limits: Limits {
@@ -83,7 +86,7 @@ impl FlowTable {
     }
 
     /// Takes the flows that have ended since the last call.
-    pub fn take_finished(&mut self) -> Vec<Flow> {
+    pub fn take_finished(&mut self) -> Vec<Box<Flow<'c>>> {
         std::mem::take(&mut self.finished)
     }
 
@@ -92,7 +95,7 @@ impl FlowTable {
         self.finished.extend(self.map.drain().map(|(_, f)| f));
     }
 
-    fn expired(&self, f: &Flow, now: Timestamp) -> bool {
+    fn expired(&self, f: &Flow<'_>, now: Timestamp) -> bool {
         let idle = now.nanos_since(f.last_ts);
         if f.key.proto == 6 {
             idle > self.limits.tcp_idle || (f.closed && idle > self.limits.linger)
@@ -102,9 +105,29 @@ impl FlowTable {
     }
 
     /// Accounts for one packet.
-    pub fn process(&mut self, p: &Packet<'_>) {
+    pub fn process(&mut self, p: &Packet<'c>) {
+        self.process_keyed(p, FlowKey::of(p));
+    }
+
+    /// Accounts for a packet that does not live in the capture (a datagram
+    /// reassembled from fragments): what the flow keeps of it is copied.
+    pub fn process_transient(&mut self, p: &Packet<'_>) {
+        self.account(p, FlowKey::of(p), None);
+    }
+
+    /// Accounts for one packet whose [`FlowKey::of`] the caller already computed.
+    pub fn process_keyed(&mut self, p: &Packet<'c>, keyed: (FlowKey, Endpoint, Endpoint)) {
+        self.account(p, keyed, Some(p.payload));
+    }
+
+    fn account(
+        &mut self,
+        p: &Packet<'_>,
+        keyed: (FlowKey, Endpoint, Endpoint),
+        in_capture: Option<&'c [u8]>,
+    ) {
         self.now = self.now.max(p.ts);
-        let (mut key, mut src, mut dst) = FlowKey::of(p);
+        let (mut key, mut src, mut dst) = keyed;
         if let Transport::Icmp(i) = p.transport {
             if i.quoted.is_some_and(|q| matches!(q.proto, 6 | 17)) {
                 if let Some(f) = self.map.get_mut(&key) {
@@ -147,14 +170,14 @@ impl FlowTable {
         match self.map.entry(key) {
             Entry::Occupied(mut e) => {
                 if restart {
-                    let old = std::mem::replace(e.get_mut(), Flow::new(key, src, dst, p));
+                    let old = std::mem::replace(e.get_mut(), Box::new(Flow::new(key, src, dst, p)));
                     self.finished.push(old);
                 }
-                e.get_mut().update(p, &src, stream_cap);
+                e.get_mut().update(p, &src, stream_cap, in_capture);
             }
             Entry::Vacant(e) => {
-                e.insert(Flow::new(key, src, dst, p))
-                    .update(p, &src, stream_cap);
+                e.insert(Box::new(Flow::new(key, src, dst, p)))
+                    .update(p, &src, stream_cap, in_capture);
             }
         }
     }

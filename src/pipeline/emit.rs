@@ -25,8 +25,8 @@ pub(crate) struct Emitter {
 
 impl Emitter {
     /// Takes the finished flows of every shard and judges them.
-    pub fn collect(&mut self, shards: &mut Shards) {
-        let mut batch: Vec<Flow> = Vec::new();
+    pub fn collect(&mut self, shards: &mut Shards<'_>) {
+        let mut batch: Vec<Box<Flow<'_>>> = Vec::new();
         for t in &mut shards.tables {
             batch.extend(t.take_finished());
         }
@@ -52,7 +52,7 @@ impl Emitter {
 
     /// Moves the records that can no longer be preceded into `out`; with `all`,
     /// every pending record (end of capture).
-    pub fn release(&mut self, shards: &Shards, out: &mut VecDeque<Record>, all: bool) {
+    pub fn release(&mut self, shards: &Shards<'_>, out: &mut VecDeque<Record>, all: bool) {
         self.evicted = shards.tables.iter().map(|t| t.evicted).sum();
         let limit = if all {
             u64::MAX

@@ -25,16 +25,16 @@ pub(crate) use sequential::run_window as run_sequential;
 
 use crate::config::Config;
 use crate::decode::{Defragmenter, Packet, Transport, decode_reassembled};
-use crate::flow::{FlowTable, SHARDS, shard_of_packet};
+use crate::flow::{FlowKey, FlowTable, SHARDS, shard_of, shard_of_packet};
 
 /// The flow state shared by both paths.
-pub(crate) struct Shards {
-    pub tables: Vec<FlowTable>,
+pub(crate) struct Shards<'c> {
+    pub tables: Vec<FlowTable<'c>>,
     pub defrag: Defragmenter,
 }
 
-impl Shards {
-    pub fn new(cfg: &Config) -> Shards {
+impl<'c> Shards<'c> {
+    pub fn new(cfg: &Config) -> Shards<'c> {
         Shards {
             tables: (0..SHARDS).map(|_| FlowTable::new(cfg)).collect(),
             defrag: Defragmenter::default(),
@@ -43,14 +43,15 @@ impl Shards {
 
     /// Hands one packet to its shard (reassembling fragments first).
     #[inline]
-    pub fn dispatch(&mut self, p: &Packet<'_>) {
+    pub fn dispatch(&mut self, p: &Packet<'c>) {
         if matches!(p.transport, Transport::Fragment { .. }) {
             if let Some(r) = self.defrag.push(p) {
                 let q = decode_reassembled(&r);
-                self.tables[shard_of_packet(&q)].process(&q);
+                self.tables[shard_of_packet(&q)].process_transient(&q);
             }
             return;
         }
-        self.tables[shard_of_packet(p)].process(p);
+        let keyed = FlowKey::of(p);
+        self.tables[shard_of(&keyed.0)].process_keyed(p, keyed);
     }
 }

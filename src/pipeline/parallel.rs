@@ -56,14 +56,14 @@ pub(crate) struct WindowEnd {
 
 /// Walks and analyses the records starting in `[pos, window_end)`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn run_window(
-    bytes: &[u8],
+pub(crate) fn run_window<'c>(
+    bytes: &'c [u8],
     pos: usize,
     window_end: usize,
     state: &WalkState,
     next_index: u64,
     parts: usize,
-    shards: &mut Shards,
+    shards: &mut Shards<'c>,
     counts: &mut Counts,
 ) -> WindowEnd {
     // Split points, each moved forward to a plausible record boundary.
@@ -140,13 +140,13 @@ pub(crate) fn run_window(
             for out in outs_ref {
                 for p in &out.buckets[s] {
                     while let Some(q) = ex.next_if(|q| q.frame < p.frame) {
-                        table.process(q);
+                        table.process_transient(q);
                     }
                     table.process(p);
                 }
             }
             for q in ex {
-                table.process(q);
+                table.process_transient(q);
             }
         });
 

@@ -5,10 +5,10 @@ use crate::capture::Walker;
 use crate::decode::decode;
 
 /// Walks frames until the walker passes `until` (a byte offset) or ends.
-pub(crate) fn run_window(
-    walker: &mut Walker<'_>,
+pub(crate) fn run_window<'c>(
+    walker: &mut Walker<'c>,
     until: usize,
-    shards: &mut Shards,
+    shards: &mut Shards<'c>,
     counts: &mut Counts,
 ) {
     while walker.offset() < until {

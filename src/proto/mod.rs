@@ -194,9 +194,9 @@ pub(crate) struct View<'a> {
     /// Server → client bytes.
     pub down: &'a [u8],
     /// Client → server direction (datagram boundaries, counters).
-    pub up_dir: &'a Direction,
+    pub up_dir: &'a Direction<'a>,
     /// Server → client direction.
-    pub down_dir: &'a Direction,
+    pub down_dir: &'a Direction<'a>,
     /// Client port.
     pub cport: u16,
     /// Server port.
@@ -382,14 +382,13 @@ mod tests {
     use super::*;
     use crate::flow::StreamBuf;
 
-    fn dir(dgrams: &[&[u8]]) -> Direction {
+    fn dir<'a>(dgrams: &[&'a [u8]]) -> Direction<'a> {
         let mut d = Direction {
             stream: StreamBuf::new(16384),
             ..Direction::default()
         };
         for (i, g) in dgrams.iter().enumerate() {
-            let off = d.stream.bytes().len() as u32;
-            d.stream.insert(off, g, i as u64 + 1);
+            d.stream.push_datagram(g, i as u64 + 1);
         }
         d
     }
