@@ -90,7 +90,15 @@ impl<'c> StreamBuf<'c> {
             }
         }
         self.assembled.get_or_init(|| {
-            let mut out = Vec::new();
+            // Size the buffer once: the contiguous run from offset 0.
+            let mut n = 0usize;
+            for s in &self.segs {
+                if s.offset as usize != n {
+                    break;
+                }
+                n += s.bytes.get().len();
+            }
+            let mut out = Vec::with_capacity(n);
             for s in &self.segs {
                 if s.offset as usize != out.len() {
                     break;
