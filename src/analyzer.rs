@@ -66,7 +66,6 @@ enum Mode<'c> {
         origin: usize,
     },
     Parallel {
-        pool: rayon::ThreadPool,
         pos: usize,
         state: WalkState,
         next_index: u64,
@@ -81,6 +80,8 @@ pub struct Analysis<'c> {
     cfg: Config,
     mode: Mode<'c>,
     shards: Shards<'c>,
+    /// The worker threads (parallel path only).
+    pool: Option<rayon::ThreadPool>,
     counts: Counts,
     emitter: Emitter,
     ready: VecDeque<Record>,
@@ -118,9 +119,8 @@ impl<'c> Analysis<'c> {
                     .ok()
             })
             .flatten();
-        let mode = match pool {
-            Some(pool) => Mode::Parallel {
-                pool,
+        let mode = match &pool {
+            Some(_) => Mode::Parallel {
                 pos: origin,
                 state,
                 next_index: 1,
@@ -133,6 +133,7 @@ impl<'c> Analysis<'c> {
         };
         Analysis {
             cap,
+            pool,
             shards: Shards::new(&cfg),
             cfg,
             mode,
@@ -168,7 +169,6 @@ impl<'c> Analysis<'c> {
                 }
             }
             Mode::Parallel {
-                pool,
                 pos,
                 state,
                 next_index,
@@ -180,6 +180,10 @@ impl<'c> Analysis<'c> {
                     let end = pos.saturating_add(window).min(bytes.len());
                     let (shards, counts) = (&mut self.shards, &mut self.counts);
                     let (p, st, ni, parts) = (*pos, state.clone(), *next_index, *parts);
+                    let Some(pool) = self.pool.as_ref() else {
+                        self.mode = Mode::Done;
+                        return false;
+                    };
                     let r = pool.install(|| {
                         crate::pipeline::run_parallel(bytes, p, end, &st, ni, parts, shards, counts)
                     });
@@ -195,7 +199,7 @@ impl<'c> Analysis<'c> {
             }
             Mode::Done => return false,
         }
-        self.emitter.collect(&mut self.shards);
+        self.emitter.collect(&mut self.shards, self.pool.as_ref());
         self.emitter.release(&self.shards, &mut self.ready, false);
         !matches!(self.mode, Mode::Done)
     }
@@ -204,7 +208,7 @@ impl<'c> Analysis<'c> {
         for t in &mut self.shards.tables {
             t.finish_all();
         }
-        self.emitter.collect(&mut self.shards);
+        self.emitter.collect(&mut self.shards, self.pool.as_ref());
         self.emitter.release(&self.shards, &mut self.ready, true);
         let mut s = Stats::default();
         self.counts.fill_stats(&mut s);

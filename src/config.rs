@@ -23,6 +23,10 @@ pub struct Config {
     pub tcp_idle_timeout_ns: u64,
     /// A UDP/ICMP/other flow idle this long is over. Default 60 s.
     pub udp_idle_timeout_ns: u64,
+    /// A DNS exchange (UDP, port 53) that was answered is over after this much
+    /// silence: long enough for the genuine answer behind an injected one (OONI
+    /// waits 5 s more for a second answer). Default 10 s.
+    pub dns_answered_timeout_ns: u64,
     /// A TCP flow closed by FIN from both sides or by RST stays open this long for
     /// late packets; after it, a packet on the same 5-tuple starts a new flow.
     /// Default 5 s (Zeek's `tcp_close_delay` / `tcp_reset_delay`).
@@ -46,6 +50,7 @@ impl Default for Config {
             tcp_idle_timeout_ns: 300_000_000_000,
             udp_idle_timeout_ns: 60_000_000_000,
             tcp_close_linger_ns: 5_000_000_000,
+            dns_answered_timeout_ns: 10_000_000_000,
             stream_buffer_bytes: 16 * 1024,
             max_decompressed_bytes: 4 << 30,
         }

@@ -10,7 +10,7 @@
 //! *different* bytes is how injected data shows itself. Only packets that do not
 //! live in the capture (reassembled IP fragments) are copied.
 
-use std::cell::OnceCell;
+use std::sync::OnceLock;
 
 /// Where a stream byte came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub struct StreamBuf<'c> {
     segs: Vec<Segment<'c>>,
     cap: u32,
     marks: Vec<SegmentMark>,
-    assembled: OnceCell<Vec<u8>>,
+    assembled: OnceLock<Vec<u8>>,
     /// Bytes beyond `cap`, or beyond the segment limit, were not kept.
     pub overflowed: bool,
 }
@@ -142,7 +142,7 @@ impl<'c> StreamBuf<'c> {
     pub fn release(&mut self) {
         self.segs = Vec::new();
         self.marks = Vec::new();
-        self.assembled = OnceCell::new();
+        self.assembled = OnceLock::new();
         self.cap = 0;
     }
 
@@ -200,7 +200,7 @@ impl<'c> StreamBuf<'c> {
             if self.marks.len() < Self::MAX_MARKS {
                 self.marks.push(SegmentMark { offset: off, frame });
             }
-            self.assembled = OnceCell::new();
+            self.assembled = OnceLock::new();
             return out;
         }
         // Compare with what is held, and find the first part not yet held.
@@ -255,7 +255,7 @@ impl<'c> StreamBuf<'c> {
             let at = self.marks.partition_point(|x| x.offset < new_from);
             self.marks.insert(at, m);
         }
-        self.assembled = OnceCell::new();
+        self.assembled = OnceLock::new();
         out
     }
 }

@@ -30,12 +30,26 @@ pub fn shard_of_packet(p: &Packet<'_>) -> usize {
     shard_of(&FlowKey::of(p).0)
 }
 
+/// Whether a flow idle for `idle` ns is over.
+fn over(l: &Limits, f: &Flow<'_>, idle: u64) -> bool {
+    match f.key.proto {
+        6 => idle > l.tcp_idle || (f.closed && idle > l.linger),
+        // A DNS exchange that was answered is over once late answers (an injected
+        // answer's genuine twin) have had time to arrive.
+        17 if (f.server.port == 53 || f.client.port == 53) && f.dirs[1].pkts > 0 => {
+            idle > l.dns_answered
+        }
+        _ => idle > l.other_idle,
+    }
+}
+
 /// Limits a table applies.
 #[derive(Clone, Copy, Debug)]
 struct Limits {
     max_flows: usize,
     tcp_idle: u64,
     other_idle: u64,
+    dns_answered: u64,
     linger: u64,
     stream_cap: u32,
 }
@@ -64,6 +78,7 @@ impl<'c> FlowTable<'c> {
                 max_flows: (cfg.max_flows / SHARDS).max(1),
                 tcp_idle: cfg.tcp_idle_timeout_ns,
                 other_idle: cfg.udp_idle_timeout_ns,
+                dns_answered: cfg.dns_answered_timeout_ns,
                 linger: cfg.tcp_close_linger_ns,
                 stream_cap: cfg.stream_buffer_bytes,
             },
@@ -78,6 +93,11 @@ impl<'c> FlowTable<'c> {
     /// Flows currently tracked.
     pub fn live(&self) -> usize {
         self.map.len()
+    }
+
+    /// Flows held in memory: tracked, or ended and not yet taken.
+    pub fn held(&self) -> usize {
+        self.map.len() + self.finished.len()
     }
 
     /// The smallest first frame of the flows still tracked.
@@ -96,12 +116,7 @@ impl<'c> FlowTable<'c> {
     }
 
     fn expired(&self, f: &Flow<'_>, now: Timestamp) -> bool {
-        let idle = now.nanos_since(f.last_ts);
-        if f.key.proto == 6 {
-            idle > self.limits.tcp_idle || (f.closed && idle > self.limits.linger)
-        } else {
-            idle > self.limits.other_idle
-        }
+        over(&self.limits, f, now.nanos_since(f.last_ts))
     }
 
     /// Accounts for one packet.
@@ -188,14 +203,9 @@ impl<'c> FlowTable<'c> {
         self.last_sweep = self.now;
         let now = self.now;
         let limits = self.limits;
-        let ended = self.map.extract_if(|_, f| {
-            let idle = now.nanos_since(f.last_ts);
-            if f.key.proto == 6 {
-                idle > limits.tcp_idle || (f.closed && idle > limits.linger)
-            } else {
-                idle > limits.other_idle
-            }
-        });
+        let ended = self
+            .map
+            .extract_if(|_, f| over(&limits, f, now.nanos_since(f.last_ts)));
         self.finished.extend(ended.map(|(_, f)| f));
     }
 

@@ -1,13 +1,28 @@
 //! Running the detectors on finished flows and releasing their records, in order
 //! of first frame.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
+
+use rayon::prelude::*;
 
 use super::Shards;
 use crate::detect::{self, CaptureContext, FlowView};
 use crate::flow::Flow;
 use crate::report::{Finding, FlowRecord, Record};
+
+/// Identifies a finished flow, runs the detectors on it and makes its records.
+fn judge(f: &Flow<'_>, context: &CaptureContext) -> (FlowRecord, Vec<Finding>) {
+    let app = crate::proto::identify(f);
+    let findings = detect::inspect_flow(&FlowView { flow: f, app: &app }, context);
+    let mut rec = FlowRecord::from_flow(f, &app);
+    if !findings.is_empty() {
+        let mut kinds: Vec<&str> = findings.iter().map(|x| x.kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        rec.verdict = serde_json::json!(kinds);
+    }
+    (rec, findings)
+}
 
 /// Collects finished flows from the shards, runs the detectors on them, and
 /// releases their records (each flow followed by its findings) in order of first
@@ -16,8 +31,6 @@ use crate::report::{Finding, FlowRecord, Record};
 pub(crate) struct Emitter {
     pending: Vec<(FlowRecord, Vec<Finding>)>,
     context: CaptureContext,
-    /// Last frames of the flows released so far that may still overlap later ones.
-    live_ends: BinaryHeap<Reverse<u64>>,
     pub peak_live: u64,
     pub flows: u64,
     pub evicted: u64,
@@ -25,7 +38,11 @@ pub(crate) struct Emitter {
 
 impl Emitter {
     /// Takes the finished flows of every shard and judges them.
-    pub fn collect(&mut self, shards: &mut Shards<'_>) {
+    pub fn collect(&mut self, shards: &mut Shards<'_>, pool: Option<&rayon::ThreadPool>) {
+        // Memory is driven by the flows held; windows end at the same records on
+        // every path, so this sample is the same for any thread count.
+        let held: usize = shards.tables.iter().map(|t| t.held()).sum();
+        self.peak_live = self.peak_live.max(held as u64);
         let mut batch: Vec<Box<Flow<'_>>> = Vec::new();
         for t in &mut shards.tables {
             batch.extend(t.take_finished());
@@ -36,18 +53,14 @@ impl Emitter {
         for f in &batch {
             self.context.observe(f);
         }
-        for f in &batch {
-            let app = crate::proto::identify(f);
-            let findings = detect::inspect_flow(&FlowView { flow: f, app: &app }, &self.context);
-            let mut rec = FlowRecord::from_flow(f, &app);
-            if !findings.is_empty() {
-                let mut kinds: Vec<&str> = findings.iter().map(|x| x.kind).collect();
-                kinds.sort_unstable();
-                kinds.dedup();
-                rec.verdict = serde_json::json!(kinds);
-            }
-            self.pending.push((rec, findings));
-        }
+        // Judging a flow reads only the flow and the context: on the parallel path
+        // the batch is judged on every core, in order.
+        let context = &self.context;
+        let judged: Vec<(FlowRecord, Vec<Finding>)> = match pool {
+            Some(pool) => pool.install(|| batch.par_iter().map(|f| judge(f, context)).collect()),
+            None => batch.iter().map(|f| judge(f, context)).collect(),
+        };
+        self.pending.extend(judged);
     }
 
     /// Moves the records that can no longer be preceded into `out`; with `all`,
@@ -71,16 +84,6 @@ impl Emitter {
             .sort_unstable_by_key(|(r, _)| (r.first_frame, r.flow_id));
         let n = self.pending.partition_point(|(r, _)| r.first_frame < limit);
         for (r, findings) in self.pending.drain(..n) {
-            // Peak concurrency: flows whose [first, last] frame spans overlap.
-            while self
-                .live_ends
-                .peek()
-                .is_some_and(|Reverse(e)| *e < r.first_frame)
-            {
-                self.live_ends.pop();
-            }
-            self.live_ends.push(Reverse(r.last_frame));
-            self.peak_live = self.peak_live.max(self.live_ends.len() as u64);
             self.flows += 1;
             out.push_back(Record::Flow(r));
             out.extend(findings.into_iter().map(Record::Tamper));

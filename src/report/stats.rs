@@ -33,8 +33,9 @@ pub struct Stats {
     pub flows: u64,
     /// Flows forced out of the table by the flow cap before they ended.
     pub flows_evicted: u64,
-    /// The most flows active at once: the largest number of flows whose
-    /// first-to-last-frame spans overlap at any frame.
+    /// The most flows held in memory at once (tracked, or ended and awaiting
+    /// judgement), sampled at every window boundary (`Config::window_bytes`) and
+    /// at the end of the capture: what the analysis' memory grows with.
     pub peak_live_flows: u64,
     /// Where the walk stopped early and why, or null when it read to the end.
     pub error: Option<String>,
