@@ -131,13 +131,14 @@ impl<'c> Analysis<'c> {
                 origin,
             },
         };
+        let emitter = Emitter::new(cfg.signatures.clone());
         Analysis {
             cap,
             shards: Shards::new(&cfg),
             cfg,
             mode,
             counts: Counts::default(),
-            emitter: Emitter::default(),
+            emitter,
             ready: VecDeque::new(),
             stop: None,
             started: Instant::now(),

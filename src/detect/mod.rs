@@ -48,6 +48,9 @@ pub struct CaptureContext {
     attempts: BTreeMap<IpAddr, (u32, u32)>,
     /// Connection outcomes over time, for the capture-wide blackout judgement.
     pub blackouts: BlackoutTracker,
+    /// The signatures (block pages, block addresses, false positives) from the
+    /// analysis' [`crate::Config`].
+    pub signatures: crate::signatures::Signatures,
 }
 
 impl CaptureContext {
@@ -56,6 +59,14 @@ impl CaptureContext {
     pub const MAX_SERVERS: usize = 64;
     /// Bound on the clients whose connection attempts are counted.
     pub const MAX_CLIENTS: usize = 4096;
+
+    /// An empty context whose detectors match against `signatures`.
+    pub fn with_signatures(signatures: crate::signatures::Signatures) -> CaptureContext {
+        CaptureContext {
+            signatures,
+            ..CaptureContext::default()
+        }
+    }
 
     /// Notes a finished flow.
     pub fn observe(&mut self, f: &Flow) {

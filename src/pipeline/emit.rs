@@ -24,6 +24,14 @@ pub(crate) struct Emitter {
 }
 
 impl Emitter {
+    /// An emitter whose detectors match against `signatures`.
+    pub fn new(signatures: crate::signatures::Signatures) -> Emitter {
+        Emitter {
+            context: CaptureContext::with_signatures(signatures),
+            ..Emitter::default()
+        }
+    }
+
     /// Takes the finished flows of every shard and judges them.
     pub fn collect(&mut self, shards: &mut Shards) {
         let mut batch: Vec<Flow> = Vec::new();
