@@ -15,7 +15,12 @@
 
 mod blackhole;
 mod blackout;
+mod dns_exchange;
+mod dns_injection;
+mod dns_manipulation;
 mod finding;
+mod http_blockpage;
+mod http_injected;
 mod injected_rst;
 mod tls_interference;
 
@@ -120,6 +125,10 @@ static DETECTORS: &[&dyn Detector] = &[
     &injected_rst::InjectedRst,
     &blackhole::Blackhole,
     &tls_interference::TlsInterference,
+    &http_blockpage::HttpBlockpage,
+    &http_injected::HttpInjectedResponse,
+    &dns_injection::DnsInjection,
+    &dns_manipulation::DnsManipulation,
 ];
 
 /// The kinds the built-in detectors report.

@@ -174,6 +174,7 @@ impl Flow {
                     ttl: p.ip.ttl,
                     ip_id: p.ip.ip_id,
                     gap_before_ns: gap,
+                    df: p.ip.df,
                     ..PktBrief::default()
                 });
             }
