@@ -131,6 +131,7 @@ impl<'c> Analysis<'c> {
                 origin,
             },
         };
+        let emitter = Emitter::new(cfg.signatures.clone());
         Analysis {
             cap,
             pool,
@@ -138,7 +139,7 @@ impl<'c> Analysis<'c> {
             cfg,
             mode,
             counts: Counts::default(),
-            emitter: Emitter::default(),
+            emitter,
             ready: VecDeque::new(),
             stop: None,
             started: Instant::now(),

@@ -37,6 +37,11 @@ pub struct Config {
     pub stream_buffer_bytes: u32,
     /// Largest size a gzip-compressed capture may decompress to. Default 4 GiB.
     pub max_decompressed_bytes: u64,
+    /// Block-page, block-address and false-positive signatures the detectors
+    /// match against. Default: the built-in sets
+    /// ([`crate::signatures::Signatures::builtin`]); add Censored Planet, OONI or
+    /// TOML sets with [`crate::signatures::Signatures::with_files`].
+    pub signatures: crate::signatures::Signatures,
 }
 
 impl Default for Config {
@@ -53,6 +58,7 @@ impl Default for Config {
             dns_answered_timeout_ns: 10_000_000_000,
             stream_buffer_bytes: 16 * 1024,
             max_decompressed_bytes: 4 << 30,
+            signatures: crate::signatures::Signatures::builtin(),
         }
     }
 }
@@ -73,6 +79,12 @@ impl Config {
     /// Sets [`Config::max_flows`].
     pub fn max_flows(mut self, n: usize) -> Config {
         self.max_flows = n;
+        self
+    }
+
+    /// Sets [`Config::signatures`].
+    pub fn signatures(mut self, s: crate::signatures::Signatures) -> Config {
+        self.signatures = s;
         self
     }
 

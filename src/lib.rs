@@ -86,6 +86,7 @@ pub mod flow;
 mod pipeline;
 pub mod proto;
 pub mod report;
+pub mod signatures;
 
 pub use analyzer::{Analysis, Analyzer};
 pub use config::Config;

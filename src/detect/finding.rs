@@ -89,6 +89,13 @@ impl FindingBuilder {
         self
     }
 
+    /// OONI web_connectivity blocking value alone, where OONI records no failure
+    /// string (a block page or a forged DNS answer is a successful exchange).
+    pub fn blocking(mut self, blocking: &'static str) -> Self {
+        self.f.blocking = Some(blocking);
+        self
+    }
+
     /// The finding.
     pub fn build(self) -> Finding {
         self.f

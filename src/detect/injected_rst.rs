@@ -55,7 +55,7 @@ fn sig(name: &'static str, weight: f64, strong: bool) -> Signal {
 
 /// The initial TTL a sender most likely used (the common defaults 32, 64, 128,
 /// 255), from a TTL seen after some hops.
-fn initial_ttl(ttl: u8) -> u8 {
+pub(super) fn initial_ttl(ttl: u8) -> u8 {
     match ttl {
         0..=32 => 32,
         33..=64 => 64,

@@ -15,7 +15,12 @@
 
 mod blackhole;
 mod blackout;
+mod dns_exchange;
+mod dns_injection;
+mod dns_manipulation;
 mod finding;
+mod http_blockpage;
+mod http_injected;
 mod injected_rst;
 mod tls_interference;
 
@@ -48,6 +53,9 @@ pub struct CaptureContext {
     attempts: BTreeMap<IpAddr, (u32, u32)>,
     /// Connection outcomes over time, for the capture-wide blackout judgement.
     pub blackouts: BlackoutTracker,
+    /// The signatures (block pages, block addresses, false positives) from the
+    /// analysis' [`crate::Config`].
+    pub signatures: crate::signatures::Signatures,
 }
 
 impl CaptureContext {
@@ -56,6 +64,14 @@ impl CaptureContext {
     pub const MAX_SERVERS: usize = 64;
     /// Bound on the clients whose connection attempts are counted.
     pub const MAX_CLIENTS: usize = 4096;
+
+    /// An empty context whose detectors match against `signatures`.
+    pub fn with_signatures(signatures: crate::signatures::Signatures) -> CaptureContext {
+        CaptureContext {
+            signatures,
+            ..CaptureContext::default()
+        }
+    }
 
     /// Notes a finished flow.
     pub fn observe(&mut self, f: &Flow) {
@@ -109,6 +125,10 @@ static DETECTORS: &[&dyn Detector] = &[
     &injected_rst::InjectedRst,
     &blackhole::Blackhole,
     &tls_interference::TlsInterference,
+    &http_blockpage::HttpBlockpage,
+    &http_injected::HttpInjectedResponse,
+    &dns_injection::DnsInjection,
+    &dns_manipulation::DnsManipulation,
 ];
 
 /// The kinds the built-in detectors report.

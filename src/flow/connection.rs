@@ -185,6 +185,7 @@ impl<'c> Flow<'c> {
                     ttl: p.ip.ttl,
                     ip_id: p.ip.ip_id,
                     gap_before_ns: gap,
+                    df: p.ip.df,
                     ..PktBrief::default()
                 });
             }

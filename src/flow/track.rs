@@ -93,6 +93,8 @@ pub struct SynInfo {
     pub window: u16,
     /// Options offered.
     pub options: TcpOptions,
+    /// IPv4 Don't Fragment bit.
+    pub df: bool,
 }
 
 /// The header of one packet, kept where evidence may need it.
@@ -118,6 +120,8 @@ pub struct PktBrief {
     pub window: u16,
     /// Time since the flow's previous packet (either direction), in ns.
     pub gap_before_ns: u64,
+    /// IPv4 Don't Fragment bit.
+    pub df: bool,
 }
 
 impl PktBrief {
@@ -134,6 +138,7 @@ impl PktBrief {
             ip_id: p.ip.ip_id,
             window: t.window,
             gap_before_ns: 0,
+            df: p.ip.df,
         }
     }
 }
@@ -472,6 +477,7 @@ impl Baseline {
                         ip_id: p.ip.ip_id,
                         window: t.window,
                         options: o,
+                        df: p.ip.df,
                     });
                 }
             } else if t.flags.syn() && self.syn.is_none() {
@@ -483,6 +489,7 @@ impl Baseline {
                     ip_id: p.ip.ip_id,
                     window: t.window,
                     options: TcpOptions::default(),
+                    df: p.ip.df,
                 });
             }
         }

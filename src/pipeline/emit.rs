@@ -37,6 +37,14 @@ pub(crate) struct Emitter {
 }
 
 impl Emitter {
+    /// An emitter whose detectors match against `signatures`.
+    pub fn new(signatures: crate::signatures::Signatures) -> Emitter {
+        Emitter {
+            context: CaptureContext::with_signatures(signatures),
+            ..Emitter::default()
+        }
+    }
+
     /// Takes the finished flows of every shard and judges them.
     pub fn collect(&mut self, shards: &mut Shards<'_>, pool: Option<&rayon::ThreadPool>) {
         // Memory is driven by the flows held; windows end at the same records on

@@ -17,11 +17,13 @@
 //! fully-encrypted heuristic, which only speaks when nothing else did).
 
 mod dns;
+mod dns_message;
 mod dtls;
 mod esp;
 mod fet;
 mod gre;
 mod http;
+mod http_response;
 mod ike;
 mod l2tp;
 mod openvpn;
@@ -34,8 +36,13 @@ mod tor;
 mod wireguard;
 
 pub use dns::dns_qname;
+pub use dns_message::{
+    DnsError, DnsMessage, DnsQuestion, DnsRecord, Edns, MAX_POINTER_JUMPS, RData, parse_dns,
+    tcp_messages,
+};
 pub use fet::{FetVerdict, fet_verdict};
 pub use http::{HttpRequest, http_request};
+pub use http_response::{HttpResponse, http_response, is_status_line};
 pub use tls::client_hello_sni;
 
 use crate::flow::{Direction, Flow, TO_CLIENT, TO_SERVER};

@@ -540,8 +540,15 @@ http { access_log off; types { text/html html; }
             exp = [] if state != "during" else (["blackout"] if sp == 53 else ["blackout", "tcp.blackhole"])
             ts = time.time()
             if sp == 53:
-                self.dig(self.names[i % len(self.names)], cp, timeout=1)
-                flows.append(self.flow(cp, RESOLVER, 53, "udp", exp, None, state))
+                qname = self.names[i % len(self.names)]
+                # The lab resolver answers its DNS-blocked names with the block
+                # address in every scenario: outside the blackout that answer
+                # arrives and is DNS manipulation.
+                if state != "during" and qname in self.dns_blocked:
+                    exp = ["dns.manipulation"]
+                self.dig(qname, cp, timeout=1)
+                flows.append(self.flow(cp, RESOLVER, 53, "udp", exp,
+                                       {"dns_qname": qname} if exp else None, state))
             else:
                 self.http(self.names[i % len(self.names)], SRV[role], cp, https=(sp == 443), max_time=1)
                 flows.append(self.flow(cp, SRV[role], sp, "tcp", exp, None, state))
