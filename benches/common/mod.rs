@@ -1,5 +1,7 @@
-//! The capture the benches read: `$TAMPERSCOPE_BENCH_CAPTURE`, else a real mixed
-//! capture from the public corpus, else the bundled sample.
+//! The capture the benches read: `$TAMPERSCOPE_BENCH_CAPTURE`, else the big
+//! benchmark capture `benches/data/bench.pcap` when it was made
+//! (`benches/data/make-capture.sh`), else the committed slice of it
+//! (`benches/data/slice.pcap`).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -8,14 +10,13 @@ pub fn bench_capture() -> PathBuf {
     if let Some(p) = std::env::var_os("TAMPERSCOPE_BENCH_CAPTURE") {
         return PathBuf::from(p);
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let corpus = std::env::var_os("TAMPERSCOPE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("../shared/corpus"));
-    let real = corpus.join("jmhIcoding__flowcontainer/1592993485_noise.pcap");
-    if real.is_file() {
-        return real;
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data");
+    let big = data.join("bench.pcap");
+    if big.is_file() {
+        return big;
     }
-    eprintln!("bench: corpus capture absent, using testdata/sample.pcap");
-    root.join("testdata/sample.pcap")
+    eprintln!(
+        "bench: benches/data/bench.pcap absent (see benches/data/make-capture.sh), using the slice"
+    );
+    data.join("slice.pcap")
 }

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Side-by-side performance of `analyze`, the parse floor and peer tools on the
+# same capture, as paired, alternating whole-process runs (A B A B ...) against
+# the parse floor (examples/floor.rs) built in the same run. Prints medians, the
+# median per-pair ratios to the floor, anonymous peak memory of analyze (also on
+# the capture doubled), and the owner's targets, as Markdown tables; the output
+# also goes to benches/results/<date>.txt.
+#
+#   benches/compare.sh [CAPTURE.pcap]          (default benches/data/bench.pcap)
+#
+# Needs: cargo, python3, and Debian's tcpdump, libndpi-bin (ndpiReader),
+# tshark and wireshark-common (editcap, mergecap, capinfos). Peers that are
+# missing are skipped (said so in the output).
+# Knobs (environment): PAIRS (11, fast commands), SLOW_PAIRS (5, ndpiReader),
+# TSHARK_PAIRS (3), SKIP (comma list of tools or labels to skip, e.g.
+# SKIP=tshark,ndpiReader; `direct`, `memory` skip those sections),
+# CARGO_TARGET_DIR (where the release examples are built).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+
+CAP="${1:-benches/data/bench.pcap}"
+[[ -f "$CAP" ]] || { echo "compare.sh: no capture $CAP (make it: sudo benches/data/make-capture.sh)" >&2; exit 2; }
+CAP="$(realpath "$CAP")"
+BASE="${CAP%.pcap}"
+CAPNG="$BASE.pcapng"
+DOUBLE="$BASE.2x.pcap"
+
+need() { command -v "$1" >/dev/null 2>&1; }
+SKIP="${SKIP:-}"
+for t in tcpdump ndpiReader tshark; do
+  if ! need "$t"; then
+    echo "compare.sh: $t not installed, skipped" >&2
+    SKIP="$SKIP,$t"
+  fi
+done
+need python3 || { echo "compare.sh: needs python3" >&2; exit 2; }
+
+if [[ ! -f "$CAPNG" ]]; then
+  need editcap || { echo "compare.sh: needs editcap (wireshark-common) for the pcapng copy" >&2; exit 2; }
+  editcap -F pcapng "$CAP" "$CAPNG"
+fi
+if [[ ",$SKIP," != *,memory,* && ! -f "$DOUBLE" ]]; then
+  # The same capture again, one hour later: every flow appears twice, the live
+  # flow set does not grow, so anonymous memory must not either.
+  need mergecap || { echo "compare.sh: needs mergecap (wireshark-common) for the doubled capture" >&2; exit 2; }
+  editcap -t 3600 "$CAP" "$BASE.later.tmp.pcap"
+  mergecap -F pcap -a -w "$DOUBLE" "$CAP" "$BASE.later.tmp.pcap"
+  rm -f "$BASE.later.tmp.pcap"
+fi
+
+echo "compare.sh: cargo build --release --examples" >&2
+cargo build --release --examples -q
+BINS="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples"
+
+# Page cache warm-up.
+cat "$CAP" "$CAPNG" > /dev/null
+
+mkdir -p benches/results
+OUT="benches/results/$(date +%Y-%m-%d).txt"
+[[ -e "$OUT" ]] && OUT="benches/results/$(date +%Y-%m-%d-%H%M).txt"
+
+{
+  echo "## tamperscope performance, $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo ""
+  echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet -- src 2>/dev/null || echo ' (src modified)')"
+  echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
+  echo "- rustc: $(rustc --version)"
+  if need capinfos; then
+    capinfos -T -r -c -s -u "$CAP" 2>/dev/null | awk -F'\t' '{printf "- capture: %s, %s packets, %s bytes, %s s\n", $1, $2, $3, $4}'
+  else
+    echo "- capture: $CAP, $(stat -c %s "$CAP") bytes"
+  fi
+  echo "- peers: $(tcpdump --version 2>&1 | head -1); $(ndpiReader -h 2>&1 | grep -m1 -o 'nDPI [0-9.]*' || echo 'ndpiReader ?'); $(tshark --version 2>/dev/null | head -1)"
+  echo "- method: PAIRS=${PAIRS:-11}, SLOW_PAIRS=${SLOW_PAIRS:-5}, TSHARK_PAIRS=${TSHARK_PAIRS:-3}; one warm-up run of each side first"
+  echo ""
+  BINS="$BINS" CAP="$CAP" CAPNG="$CAPNG" DOUBLE="$([[ -f "$DOUBLE" ]] && echo "$DOUBLE")" SKIP="$SKIP" \
+    python3 benches/compare.py
+  echo ""
+  echo "- load average $(cut -d' ' -f1-3 /proc/loadavg) at end"
+} | tee "$OUT"
+echo "compare.sh: written to $OUT" >&2
