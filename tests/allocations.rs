@@ -199,6 +199,13 @@ fn allocations_per_packet_and_per_flow() {
         decoded, rep.stats.flows
     );
 
+    println!(
+        "allocations sizes: Flow {} B, FlowKey {} B, FlowRecord {} B (a flow table entry holds key + Flow inline)",
+        std::mem::size_of::<tamperscope::flow::Flow>(),
+        std::mem::size_of::<FlowKey>(),
+        std::mem::size_of::<tamperscope::report::FlowRecord>(),
+    );
+
     // Bounds the code meets today (see the module docs); tighten as it improves.
     // The walk allocates a couple of times when it starts, never per packet.
     assert!(
