@@ -73,21 +73,20 @@ def status_kib(pid):
 
 def anon_peak(cmd, out_path):
     """Run cmd with stdout to out_path, sampling /proc every ~1 ms; return the
-    peak anonymous RSS (RssAnon) in KiB and the final VmHWM - RssFile."""
+    peak anonymous RSS (RssAnon) and the peak total RSS (VmHWM, which counts
+    the mapped capture's pages too), in KiB."""
     with open(out_path, "wb") as out:
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.DEVNULL)
         peak = 0
-        last = {}
+        hwm = 0
         while p.poll() is None:
             s = status_kib(p.pid)
-            if "RssAnon" in s:
-                peak = max(peak, s["RssAnon"])
-                last = s
+            peak = max(peak, s.get("RssAnon", 0))
+            hwm = max(hwm, s.get("VmHWM", 0))
             time.sleep(0.001)
     if p.returncode != 0:
         raise SystemExit(f"command failed ({p.returncode}): {' '.join(cmd)}")
-    hwm_minus_file = last.get("VmHWM", 0) - last.get("RssFile", 0) if last else 0
-    return peak, hwm_minus_file
+    return peak, hwm
 
 
 def last_stats(path):
@@ -198,7 +197,7 @@ def report(rows, drows, mem):
         p("")
         p("### Anonymous memory of analyze --jsonl (peak RssAnon sampled every ~1 ms; mapped file pages excluded)")
         p("")
-        p("| Threads | File | Peak RssAnon (MiB) | VmHWM − RssFile at exit (MiB) | flows | peak_live_flows | Limit 64 MiB + 1 KiB × peak_live_flows | Within |")
+        p("| Threads | File | Peak RssAnon (MiB) | VmHWM, incl. mapped file (MiB) | flows | peak_live_flows | Limit 64 MiB + 1 KiB × peak_live_flows | Within |")
         p("|---|---|---|---|---|---|---|---|")
         for j, name, peak, hwm, live, flows in mem:
             limit = 64 * 1024 + live

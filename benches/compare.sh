@@ -71,7 +71,7 @@ OUT="benches/results/$(date +%Y-%m-%d).txt"
   else
     echo "- capture: $CAP, $(stat -c %s "$CAP") bytes"
   fi
-  echo "- peers: $(tcpdump --version 2>&1 | head -1); $(ndpiReader -h 2>&1 | grep -m1 -o 'nDPI [0-9.]*' || echo 'ndpiReader ?'); $(tshark --version 2>/dev/null | head -1)"
+  echo "- peers: $(tcpdump --version 2>&1 | head -1); $( { ndpiReader -h 2>&1 || true; } | grep -m1 -o 'nDPI [0-9.]*'); $(tshark --version 2>/dev/null | head -1)"
   echo "- method: PAIRS=${PAIRS:-11}, SLOW_PAIRS=${SLOW_PAIRS:-5}, TSHARK_PAIRS=${TSHARK_PAIRS:-3}; one warm-up run of each side first"
   echo ""
   BINS="$BINS" CAP="$CAP" CAPNG="$CAPNG" DOUBLE="$([[ -f "$DOUBLE" ]] && echo "$DOUBLE")" SKIP="$SKIP" \
