@@ -1,1 +1,202 @@
-fn main() {}
+//! Cost of block-page matching per HTTP response: head parse plus one pass of
+//! the signature matcher, with 1 signature loaded and with 2,000 (Censored
+//! Planet's block pages and false positives, then OONI's HTTP fingerprints; or
+//! generated literals and regexes when those files are absent). The matcher is
+//! meant to cost about the same either way: it scans each response once.
+//!
+//! The responses are the server streams of the HTTP flows of the lab captures
+//! and of Zeek's HTTP traces (when the corpus is present).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tamperscope::Config;
+use tamperscope::capture::Capture;
+use tamperscope::decode::decode;
+use tamperscope::flow::{FlowTable, SHARDS, TO_CLIENT, shard_of_packet};
+use tamperscope::proto::{http_response, is_status_line};
+use tamperscope::signatures::{
+    Location, Pattern, Signature, SignatureSet, Signatures, add_censoredplanet, from_ooni_csv,
+};
+
+fn server_streams(path: &Path, out: &mut Vec<Vec<u8>>) {
+    let Ok(cap) = Capture::open(path, 1 << 32) else {
+        return;
+    };
+    let cfg = Config::default();
+    let mut tables: Vec<FlowTable> = (0..SHARDS).map(|_| FlowTable::new(&cfg)).collect();
+    for f in cap.frames() {
+        if let Ok(p) = decode(&f) {
+            tables[shard_of_packet(&p)].process(&p);
+        }
+    }
+    for t in &mut tables {
+        t.finish_all();
+        for f in t.take_finished() {
+            let s = f.dirs[TO_CLIENT].stream.bytes();
+            if is_status_line(s) {
+                out.push(s.to_vec());
+            }
+        }
+    }
+}
+
+fn responses() -> Vec<Vec<u8>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in [
+        root.join("testdata/lab/captures"),
+        root.join("../shared/corpus/zeek__zeek/testing/btest/Traces/http"),
+    ] {
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            files.extend(rd.flatten().map(|e| e.path()).filter(|p| {
+                p.extension()
+                    .is_some_and(|e| e == "pcap" || e == "trace" || e == "pcapng")
+            }));
+        }
+    }
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        server_streams(&f, &mut out);
+    }
+    out.truncate(400);
+    if out.is_empty() {
+        let body = "<p>ordinary page text</p>".repeat(80);
+        out.push(format!("HTTP/1.1 200 OK\r\nServer: nginx\r\n\r\n{body}").into_bytes());
+    }
+    out
+}
+
+fn sig(i: usize, location: Location, pattern: Pattern) -> Signature {
+    Signature {
+        id: format!("gen_{i}"),
+        set: "generated".into(),
+        country: None,
+        source: "bench".into(),
+        false_positive: false,
+        location,
+        pattern,
+    }
+}
+
+/// 2,000 HTTP signatures: the published sets when present, else generated.
+fn many() -> Vec<SignatureSet> {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/signature-data");
+    let cp = data.join("censoredplanet__censoredplanet-analysis");
+    let mut set = SignatureSet::new("bench");
+    if let (Ok(fp), Ok(bp)) = (
+        std::fs::read_to_string(cp.join("false_positive_signatures.json")),
+        std::fs::read_to_string(cp.join("blockpage_signatures.json")),
+    ) {
+        add_censoredplanet(&mut set, &fp, true);
+        add_censoredplanet(&mut set, &bp, false);
+        if let Ok(t) =
+            std::fs::read_to_string(data.join("ooni__blocking-fingerprints/fingerprints_http.csv"))
+        {
+            let o = from_ooni_csv("ooni", &t);
+            let room = 2000usize.saturating_sub(set.entries.len());
+            set.entries.extend(o.entries.into_iter().take(room));
+        }
+    }
+    let mut i = set.entries.len();
+    while set.entries.len() < 2000 {
+        let p = match i % 4 {
+            0 => sig(
+                i,
+                Location::Body,
+                Pattern::Contains(format!("blocked by filter {i:05}")),
+            ),
+            1 => sig(
+                i,
+                Location::Response,
+                Pattern::Regex(format!("Access denied \\(code {i}\\).*policy")),
+            ),
+            2 => sig(
+                i,
+                Location::Header("location".into()),
+                Pattern::Prefix(format!("http://10.{}.{}.1/", i % 250, i / 250)),
+            ),
+            _ => sig(
+                i,
+                Location::Header("server".into()),
+                Pattern::Full(format!("Filter{i}")),
+            ),
+        };
+        set.entries.push(p);
+        i += 1;
+    }
+    set.entries.truncate(2000);
+    vec![set]
+}
+
+fn one() -> Vec<SignatureSet> {
+    let mut set = SignatureSet::new("one");
+    set.entries.push(sig(
+        0,
+        Location::Body,
+        Pattern::Contains("Страница заблокирована".into()),
+    ));
+    vec![set]
+}
+
+fn match_all(sigs: &Signatures, resps: &[Vec<u8>]) -> usize {
+    let mut n = 0;
+    for r in resps {
+        let head = http_response(r);
+        let (start, headers) = match &head {
+            Some(h) => (Some(h.head_len.unwrap_or(r.len())), h.headers.clone()),
+            None => (None, Vec::new()),
+        };
+        if !matches!(
+            sigs.db().match_http(r, start, &headers),
+            tamperscope::signatures::HttpVerdict::Clean
+        ) {
+            n += 1;
+        }
+    }
+    n
+}
+
+fn per_response_ns(sigs: &Signatures, resps: &[Vec<u8>]) -> f64 {
+    let rounds = 50;
+    let t = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(match_all(sigs, resps));
+    }
+    t.elapsed().as_nanos() as f64 / (rounds * resps.len()) as f64
+}
+
+fn bench(c: &mut Criterion) {
+    let resps = responses();
+    let bytes: usize = resps.iter().map(Vec::len).sum();
+    let one = Signatures::from_sets(one()).expect("one signature");
+    let many = Signatures::from_sets(many()).expect("2,000 signatures");
+    eprintln!(
+        "{} responses ({} bytes); {} signatures, {} regexes without a literal",
+        resps.len(),
+        bytes,
+        many.db().signatures().len(),
+        many.db().unfiltered_regexes()
+    );
+    // Warm up, then a direct ratio (criterion's numbers below say the same).
+    per_response_ns(&one, &resps);
+    per_response_ns(&many, &resps);
+    let (a, b) = (
+        per_response_ns(&one, &resps),
+        per_response_ns(&many, &resps),
+    );
+    eprintln!(
+        "per response: {a:.0} ns with 1 signature, {b:.0} ns with 2,000: ratio {:.2}",
+        b / a
+    );
+    let mut g = c.benchmark_group("signatures");
+    g.throughput(Throughput::Elements(resps.len() as u64));
+    g.bench_function("match_1", |bch| bch.iter(|| match_all(&one, &resps)));
+    g.bench_function("match_2000", |bch| bch.iter(|| match_all(&many, &resps)));
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -2,7 +2,8 @@
 //!
 //! Every literal (a `contains`, `prefix` or `full` text, and the required
 //! literals of each regex, found with regex-syntax's literal extractor) goes into
-//! one Aho-Corasick automaton per search space: the server stream (head and
+//! one index per search space (a sampled gram index for long literals, an
+//! Aho-Corasick automaton for short ones): the server stream (head and
 //! body), and each header name that has signatures. A response is scanned once
 //! per space; a literal hit either is the match (contains), is checked for its
 //! position (prefix, full), or makes its regex a candidate that is then run
@@ -28,8 +29,10 @@ pub(crate) fn compile_regex(p: &str) -> Result<Regex, regex::Error> {
 }
 
 /// Literals of which every match of `p` contains at least one, if there is a
-/// short, selective set of them.
-fn required_literals(p: &str) -> Option<Vec<Vec<u8>>> {
+/// short, selective set of them; `true` when they are exactly the strings the
+/// regex matches (most published patterns are escaped literals), so that a
+/// literal hit is the match and the regex need not run.
+fn required_literals(p: &str) -> Option<(Vec<Vec<u8>>, bool)> {
     let hir = regex_syntax::ParserBuilder::new()
         .dot_matches_new_line(true)
         .utf8(false)
@@ -43,7 +46,8 @@ fn required_literals(p: &str) -> Option<Vec<Vec<u8>>> {
         if let Some(lits) = seq.literals() {
             if !lits.is_empty() && lits.len() <= 64 && lits.iter().all(|l| l.as_bytes().len() >= 3)
             {
-                return Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect());
+                let exact = seq.is_exact();
+                return Some((lits.iter().map(|l| l.as_bytes().to_vec()).collect(), exact));
             }
         }
     }
@@ -67,13 +71,103 @@ struct Entry {
     body_only: bool,
 }
 
+/// Literals at least this long are found through the sampled gram index
+/// ([`Sampled`]); shorter ones through an Aho-Corasick automaton, which with a
+/// few dozen patterns runs on a SIMD prefilter.
+const LONG: usize = 10;
+/// Gram length of the sampled index.
+const GRAM: usize = 4;
+/// Every `STRIDE`-th text position is probed: an occurrence of a long literal
+/// covers `LONG` bytes, so exactly one probe falls on one of its first
+/// `STRIDE` grams.
+const STRIDE: usize = LONG - GRAM + 1;
+/// Hash bits of the sampled index.
+const BITS: u32 = 18;
+
+/// A Wu-Manber-style sampled index of the long literals: each literal's first
+/// `STRIDE` grams, hashed. Scanning probes one gram every `STRIDE` bytes and
+/// compares candidate literals whole, so the cost per byte stays a fraction of
+/// an automaton's and hardly grows with the number of literals.
+struct Sampled {
+    /// One bit per hash: whether any gram has it (32 KiB, stays in L1/L2 cache;
+    /// most probes end here).
+    present: Vec<u64>,
+    /// `offsets[h]..offsets[h + 1]` indexes `entries` for hash `h`.
+    offsets: Vec<u32>,
+    /// (literal index, offset of the gram in the literal).
+    entries: Vec<(u32, u8)>,
+}
+
+fn gram_hash(g: &[u8]) -> usize {
+    let v = u32::from_le_bytes([g[0], g[1], g[2], g[3]]);
+    (v.wrapping_mul(0x9e37_79b1) >> (32 - BITS)) as usize
+}
+
+impl Sampled {
+    fn new(literals: &[Vec<u8>], long: &[usize]) -> Sampled {
+        let mut buckets: Vec<Vec<(u32, u8)>> = vec![Vec::new(); 1 << BITS];
+        for &li in long {
+            let lit = &literals[li];
+            for k in 0..STRIDE {
+                buckets[gram_hash(&lit[k..k + GRAM])].push((li as u32, k as u8));
+            }
+        }
+        let mut offsets = Vec::with_capacity(buckets.len() + 1);
+        let mut entries = Vec::new();
+        for b in &buckets {
+            offsets.push(entries.len() as u32);
+            entries.extend_from_slice(b);
+        }
+        offsets.push(entries.len() as u32);
+        let mut present = vec![0u64; (1 << BITS) / 64];
+        for (h, b) in buckets.iter().enumerate() {
+            if !b.is_empty() {
+                present[h / 64] |= 1 << (h % 64);
+            }
+        }
+        Sampled {
+            present,
+            offsets,
+            entries,
+        }
+    }
+
+    /// Calls `f(start, literal)` for every occurrence of a long literal.
+    fn scan(&self, literals: &[Vec<u8>], text: &[u8], mut f: impl FnMut(usize, usize)) {
+        let mut p = 0;
+        while p + GRAM <= text.len() {
+            let h = gram_hash(&text[p..p + GRAM]);
+            if self.present[h / 64] & (1 << (h % 64)) == 0 {
+                p += STRIDE;
+                continue;
+            }
+            let (a, b) = (self.offsets[h] as usize, self.offsets[h + 1] as usize);
+            for &(li, k) in &self.entries[a..b] {
+                let Some(start) = p.checked_sub(usize::from(k)) else {
+                    continue;
+                };
+                if text[start..].starts_with(&literals[li as usize]) {
+                    f(start, li as usize);
+                }
+            }
+            p += STRIDE;
+        }
+    }
+}
+
 /// The literals of one search space and what each one stands for.
 #[derive(Default)]
 struct Space {
     literals: Vec<Vec<u8>>,
     entries: Vec<Vec<Entry>>,
     index: HashMap<Vec<u8>, usize>,
+    /// SIMD (Teddy) searcher over the short literals, when the CPU and their
+    /// number allow; its pattern ids index `short`.
+    packed: Option<aho_corasick::packed::Searcher>,
+    /// Automaton over the short literals otherwise.
     ac: Option<AhoCorasick>,
+    short: Vec<usize>,
+    long: Option<Sampled>,
     /// Regex entries without a usable literal: run on every text.
     always: Vec<Entry>,
 }
@@ -93,13 +187,27 @@ impl Space {
     }
 
     fn build(&mut self) -> Result<(), aho_corasick::BuildError> {
-        if !self.literals.is_empty() {
-            self.ac = Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .build(&self.literals)?,
-            );
+        let (long, short): (Vec<usize>, Vec<usize>) =
+            (0..self.literals.len()).partition(|&i| self.literals[i].len() >= LONG);
+        if !short.is_empty() {
+            let pats: Vec<&[u8]> = short.iter().map(|&i| self.literals[i].as_slice()).collect();
+            self.packed = aho_corasick::packed::Config::new()
+                .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+                .builder()
+                .extend(&pats)
+                .build();
+            if self.packed.is_none() {
+                self.ac = Some(
+                    AhoCorasick::builder()
+                        .match_kind(MatchKind::Standard)
+                        .build(&pats)?,
+                );
+            }
         }
+        if !long.is_empty() {
+            self.long = Some(Sampled::new(&self.literals, &long));
+        }
+        self.short = short;
         self.index = HashMap::new();
         Ok(())
     }
@@ -145,14 +253,24 @@ fn entry_for(
         Pattern::Full(t) => (t.as_bytes(), Check::Full),
         Pattern::Regex(r) => {
             let re = compile_regex(r).map_err(|e| e.to_string())?;
+            let lits = required_literals(r);
+            if let Some((lits, true)) = &lits {
+                let e = Entry {
+                    sig,
+                    check: Check::Contains,
+                    body_only,
+                };
+                lits.iter().for_each(|l| space.add_literal(l, e));
+                return Ok(());
+            }
             regexes.push(re);
             let e = Entry {
                 sig,
                 check: Check::Regex(regexes.len() - 1),
                 body_only,
             };
-            match required_literals(r) {
-                Some(lits) => lits.iter().for_each(|l| space.add_literal(l, e)),
+            match lits {
+                Some((lits, _)) => lits.iter().for_each(|l| space.add_literal(l, e)),
                 None => space.always.push(e),
             }
             return Ok(());
@@ -250,43 +368,62 @@ impl HttpMatcher {
                 "response".into()
             }
         };
-        if let Some(ac) = &sp.ac {
-            for m in ac.find_overlapping_iter(text) {
-                for e in &sp.entries[m.pattern().as_usize()] {
-                    let in_body = m.start() >= body_start;
-                    if raw && !matches!(e.check, Check::Full) {
-                        continue;
+        let mut on_literal = |start: usize, li: usize| {
+            let end = start + sp.literals[li].len();
+            for e in &sp.entries[li] {
+                if raw && !matches!(e.check, Check::Full) {
+                    continue;
+                }
+                if e.body_only && start < body_start {
+                    continue;
+                }
+                let base = if e.body_only { body_start } else { 0 };
+                let ok = match e.check {
+                    Check::Contains => true,
+                    Check::Prefix => start == base,
+                    Check::Full => {
+                        let (a, b) = if e.body_only {
+                            (body_start + body_trim.0, body_start + body_trim.1)
+                        } else {
+                            trim_range(text)
+                        };
+                        start == a && end == b
                     }
-                    if e.body_only && !in_body {
-                        continue;
+                    Check::Regex(_) => {
+                        candidates.push(*e);
+                        false
                     }
-                    let base = if e.body_only { body_start } else { 0 };
-                    let ok = match e.check {
-                        Check::Contains => true,
-                        Check::Prefix => m.start() == base,
-                        Check::Full => {
-                            let (a, b) = if e.body_only {
-                                (body_start + body_trim.0, body_start + body_trim.1)
-                            } else {
-                                let t = trim_range(text);
-                                (t.0, t.1)
-                            };
-                            m.start() == a && m.end() == b
-                        }
-                        Check::Regex(_) => {
-                            candidates.push(*e);
-                            false
-                        }
-                    };
-                    if ok && !out.iter().any(|h| h.sig == e.sig) {
-                        out.push(Hit {
-                            sig: e.sig,
-                            location: loc(e.body_only),
-                            offset: m.start() - base,
-                        });
-                    }
+                };
+                if ok && !out.iter().any(|h| h.sig == e.sig) {
+                    out.push(Hit {
+                        sig: e.sig,
+                        location: loc(e.body_only),
+                        offset: start - base,
+                    });
                 }
             }
+        };
+        if let Some(pk) = &sp.packed {
+            // Leftmost-first finds one literal per start: resume one byte later,
+            // and compare the other short literals at each start found, so that
+            // overlapping and same-start occurrences are all seen.
+            let mut at = 0;
+            while let Some(m) = pk.find_in(text, aho_corasick::Span::from(at..text.len())) {
+                let st = m.start();
+                for &li in &sp.short {
+                    if text[st..].starts_with(&sp.literals[li]) {
+                        on_literal(st, li);
+                    }
+                }
+                at = st + 1;
+            }
+        } else if let Some(ac) = &sp.ac {
+            for m in ac.find_overlapping_iter(text) {
+                on_literal(m.start(), sp.short[m.pattern().as_usize()]);
+            }
+        }
+        if let Some(long) = &sp.long {
+            long.scan(&sp.literals, text, &mut on_literal);
         }
         if raw {
             return;
