@@ -29,6 +29,10 @@ struct Args {
     /// Worker threads; 0 = one per core.
     #[arg(short = 'j', long = "threads", default_value_t = 0)]
     threads: usize,
+    /// Extra signature sets (Censored Planet JSON Lines, OONI CSV, or our TOML),
+    /// added to the built-in ones; repeatable.
+    #[arg(long = "signatures", value_name = "FILE")]
+    signatures: Vec<PathBuf>,
     /// Use the parallel path even for a small capture (for testing).
     #[arg(long, hide = true)]
     force_parallel: bool,
@@ -40,9 +44,19 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let path = args.file.clone().unwrap_or_else(|| PathBuf::from(BUNDLED));
-    let cfg = Config::default()
+    let mut cfg = Config::default()
         .threads(args.threads)
         .force_parallel(args.force_parallel);
+    if !args.signatures.is_empty() {
+        let paths: Vec<&std::path::Path> = args.signatures.iter().map(PathBuf::as_path).collect();
+        match tamperscope::signatures::Signatures::with_files(&paths) {
+            Ok(s) => cfg = cfg.signatures(s),
+            Err(e) => {
+                eprintln!("error: signatures: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
     let analyzer = Analyzer::new(cfg);
     let cap = match analyzer.open(&path) {
         Ok(c) => c,
