@@ -37,7 +37,10 @@
 //!   [`detect`] runs one small detector per mechanism over the finished flow and a
 //!   little capture-wide context ([`detect::CaptureContext`]), and emits findings
 //!   with the frames that prove them. Capture-wide judgements (blackout windows)
-//!   are made once at the end.
+//!   are made once at the end. Block-page and DNS detectors match responses
+//!   against [`signatures`]: our own TOML data plus, optionally, Censored
+//!   Planet's and OONI's fingerprint sets, compiled into one multi-pattern
+//!   matcher with false positives checked first.
 //! - `pipeline` drives the walk on one thread or, for large captures, cuts the map
 //!   into byte ranges re-synchronised to record boundaries, walks and decodes them
 //!   in parallel into per-shard buckets, verifies that the ranges chain exactly,
