@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = t.options();
         }
         if let Some(r) = defrag.push(&p) {
-            table.process(&decode_reassembled(&r));
+            table.process_transient(&decode_reassembled(&r));
         }
         table.process(&p);
         table.finish_all();
