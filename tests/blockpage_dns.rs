@@ -165,33 +165,6 @@ fn lookalike_traces_stay_clean() {
     }
 }
 
-fn benign_captures(corpus: &Path) -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    fn walk(d: &Path, v: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(d) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, v);
-            } else if matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("pcap" | "pcapng" | "trace" | "gz")
-            ) {
-                v.push(p);
-            }
-        }
-    }
-    walk(&corpus.join("ntop__nDPI/tests/cfgs/default/pcap"), &mut v);
-    walk(&corpus.join("zeek__zeek/testing/btest/Traces"), &mut v);
-    walk(&corpus.join("OISF__suricata-verify/tests"), &mut v);
-    v.retain(|p| {
-        let s = p.to_string_lossy();
-        !s.contains("rst-inject") && !s.contains("qi_internet")
-    });
-    v.sort();
-    v
-}
-
 /// On benign public traffic (nDPI, Zeek, suricata-verify) these detectors raise
 /// at most 1 finding per 1,000 HTTP/DNS flows; every finding is printed for
 /// review.
@@ -203,7 +176,7 @@ fn benign_corpus_false_alarm_rate() {
     let analyzer = Analyzer::new(Config::default().threads(1));
     let (mut flows, mut files) = (0u64, 0u64);
     let mut found: Vec<String> = Vec::new();
-    for p in benign_captures(&corpus) {
+    for p in common::benign_captures(&corpus) {
         let Ok(r) = analyzer.analyze_path(&p) else {
             continue;
         };

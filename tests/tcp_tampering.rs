@@ -190,34 +190,6 @@ fn suricata_verify_map() {
     assert!(wrong.is_empty(), "{} directories differ", wrong.len());
 }
 
-fn benign_captures(corpus: &Path) -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    fn walk(d: &Path, v: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(d) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, v);
-            } else if matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("pcap" | "pcapng" | "trace" | "gz")
-            ) {
-                v.push(p);
-            }
-        }
-    }
-    walk(&corpus.join("ntop__nDPI/tests/cfgs/default/pcap"), &mut v);
-    walk(&corpus.join("zeek__zeek/testing/btest/Traces"), &mut v);
-    walk(&corpus.join("OISF__suricata-verify/tests"), &mut v);
-    // Traces that are about injection are not benign.
-    v.retain(|p| {
-        let s = p.to_string_lossy();
-        !s.contains("rst-inject") && !s.contains("qi_internet")
-    });
-    v.sort();
-    v
-}
-
 /// On benign public traffic the injected-RST detector raises at most 1 finding per
 /// 1,000 TCP flows; every finding is printed for review.
 #[test]
@@ -228,7 +200,7 @@ fn benign_corpus_false_alarm_rate() {
     let analyzer = Analyzer::new(Config::default().threads(1));
     let (mut tcp_flows, mut files) = (0u64, 0u64);
     let mut by_kind: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for p in benign_captures(&corpus) {
+    for p in common::benign_captures(&corpus) {
         let Ok(r) = analyzer.analyze_path(&p) else {
             continue;
         };

@@ -69,3 +69,32 @@ pub fn analyze_bin() -> PathBuf {
     dir.join("examples")
         .join(format!("analyze{}", std::env::consts::EXE_SUFFIX))
 }
+
+/// The benign public captures (nDPI's default set, Zeek's traces, suricata-verify),
+/// minus the traces that are about injection.
+pub fn benign_captures(corpus: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    fn walk(d: &Path, v: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, v);
+            } else if matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng" | "trace" | "gz")
+            ) {
+                v.push(p);
+            }
+        }
+    }
+    walk(&corpus.join("ntop__nDPI/tests/cfgs/default/pcap"), &mut v);
+    walk(&corpus.join("zeek__zeek/testing/btest/Traces"), &mut v);
+    walk(&corpus.join("OISF__suricata-verify/tests"), &mut v);
+    v.retain(|p| {
+        let s = p.to_string_lossy();
+        !s.contains("rst-inject") && !s.contains("qi_internet")
+    });
+    v.sort();
+    v
+}
