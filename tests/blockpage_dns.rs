@@ -6,10 +6,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use tamperscope::eval::{KindScore, Truth, Verdict, score};
-use tamperscope::report::Report;
 use tamperscope::signatures::Signatures;
 use tamperscope::{Analyzer, Config};
 
@@ -20,57 +19,34 @@ const KINDS: [&str; 4] = [
     "dns.manipulation",
 ];
 
-fn analyze(path: &Path) -> Report {
-    Analyzer::new(Config::default().threads(1))
-        .analyze_path(path)
-        .expect("capture readable")
-}
-
-fn lab_dirs() -> Vec<PathBuf> {
-    let mut v = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/lab/captures")];
-    if let Some(extra) = std::env::var_os("TAMPERSCOPE_LAB") {
-        v.push(PathBuf::from(extra));
-    }
-    v
-}
-
 /// Every block page, injected response, DNS injection and DNS manipulation of
 /// the lab is found; no flow the lab marks clean gets any finding.
 #[test]
 fn lab_blockpages_and_dns_found_without_false_alarms() {
     let mut kinds: BTreeMap<String, KindScore> = BTreeMap::new();
     let mut problems = Vec::new();
-    for dir in lab_dirs() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .expect("lab dir")
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.to_string_lossy().ends_with(".truth.json"))
-            .collect();
-        files.sort();
-        for tf in files {
-            let truth = Truth::load(&tf).expect("truth");
-            let report = analyze(&tf.with_file_name(&truth.capture));
-            for o in score(&report, &truth, &mut kinds) {
-                let ours = o.expected.iter().any(|k| KINDS.contains(&k.as_str()));
-                // Our kinds must each be reported where expected, not just one of
-                // the expected kinds.
-                if ours {
-                    for k in o.expected.iter().filter(|k| KINDS.contains(&k.as_str())) {
-                        if !o.reported.as_ref().is_some_and(|r| r.contains(k)) {
-                            problems.push(format!(
-                                "{}: {} lacks {k} (reported {:?})",
-                                truth.capture, o.flow, o.reported
-                            ));
-                        }
+    for tf in common::lab_truth_files() {
+        let truth = Truth::load(&tf).expect("truth");
+        let report = common::analyze(&tf.with_file_name(&truth.capture));
+        for o in score(&report, &truth, &mut kinds) {
+            let ours = o.expected.iter().any(|k| KINDS.contains(&k.as_str()));
+            // Our kinds must each be reported where expected, not just one of
+            // the expected kinds.
+            if ours {
+                for k in o.expected.iter().filter(|k| KINDS.contains(&k.as_str())) {
+                    if !o.reported.as_ref().is_some_and(|r| r.contains(k)) {
+                        problems.push(format!(
+                            "{}: {} lacks {k} (reported {:?})",
+                            truth.capture, o.flow, o.reported
+                        ));
                     }
                 }
-                if o.verdict == Verdict::FalseAlarm {
-                    problems.push(format!(
-                        "{}: false alarm {} {:?}",
-                        truth.capture, o.flow, o.reported
-                    ));
-                }
+            }
+            if o.verdict == Verdict::FalseAlarm {
+                problems.push(format!(
+                    "{}: false alarm {} {:?}",
+                    truth.capture, o.flow, o.reported
+                ));
             }
         }
     }
@@ -97,7 +73,7 @@ fn centrace_bglad_redirect() {
         return;
     };
     let dir = corpus.join("censoredplanet__CenTrace/testdata");
-    let r = analyze(&dir.join("62.28.164.41_www.bglad.com_www.bglad.com.pcap"));
+    let r = common::analyze(&dir.join("62.28.164.41_www.bglad.com_www.bglad.com.pcap"));
     let inj: Vec<_> = r
         .findings
         .iter()
@@ -116,7 +92,7 @@ fn centrace_bglad_redirect() {
                 .as_ref()
                 .is_some_and(|t| t["http_host"] == "www.bglad.com")
     }));
-    let control = analyze(&dir.join("62.28.164.41_www.bglad.com_example.com.pcap"));
+    let control = common::analyze(&dir.join("62.28.164.41_www.bglad.com_example.com.pcap"));
     let ours: Vec<_> = control
         .findings
         .iter()
@@ -149,7 +125,7 @@ fn lookalike_traces_stay_clean() {
             eprintln!("SKIPPED: {} absent", p.display());
             continue;
         }
-        let r = analyze(&p);
+        let r = common::analyze(&p);
         let ours: Vec<_> = r
             .findings
             .iter()

@@ -5,27 +5,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use tamperscope::eval::{KindScore, Truth, Verdict, score};
-use tamperscope::report::Report;
 use tamperscope::{Analyzer, Config};
 
 const TCP_KINDS: [&str; 3] = ["tcp.injected_rst", "tcp.blackhole", "blackout"];
-
-fn analyze(path: &Path) -> Report {
-    Analyzer::new(Config::default().threads(1))
-        .analyze_path(path)
-        .expect("capture readable")
-}
-
-fn lab_dirs() -> Vec<PathBuf> {
-    let mut v = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/lab/captures")];
-    if let Some(extra) = std::env::var_os("TAMPERSCOPE_LAB") {
-        v.push(PathBuf::from(extra));
-    }
-    v
-}
 
 /// Every injected reset and silent drop of the lab is found, and no flow the lab
 /// marks clean gets any finding.
@@ -34,35 +19,26 @@ fn lab_resets_and_drops_found_without_false_alarms() {
     let mut kinds: BTreeMap<String, KindScore> = BTreeMap::new();
     let mut problems = Vec::new();
     let mut truths = 0;
-    for dir in lab_dirs() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .expect("lab dir")
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.to_string_lossy().ends_with(".truth.json"))
-            .collect();
-        files.sort();
-        for tf in files {
-            truths += 1;
-            let truth = Truth::load(&tf).expect("truth");
-            let report = analyze(&tf.with_file_name(&truth.capture));
-            for o in score(&report, &truth, &mut kinds) {
-                let tcp_expected = o.expected.iter().any(|k| TCP_KINDS.contains(&k.as_str()));
-                match o.verdict {
-                    Verdict::FalseAlarm => problems.push(format!(
-                        "{}: false alarm {} {:?}",
-                        truth.capture, o.flow, o.reported
-                    )),
-                    Verdict::Miss if tcp_expected => problems.push(format!(
-                        "{}: missed {} expected {:?}",
-                        truth.capture, o.flow, o.expected
-                    )),
-                    Verdict::Absent => problems.push(format!(
-                        "{}: flow {} not in the analysis",
-                        truth.capture, o.flow
-                    )),
-                    _ => {}
-                }
+    for tf in common::lab_truth_files() {
+        truths += 1;
+        let truth = Truth::load(&tf).expect("truth");
+        let report = common::analyze(&tf.with_file_name(&truth.capture));
+        for o in score(&report, &truth, &mut kinds) {
+            let tcp_expected = o.expected.iter().any(|k| TCP_KINDS.contains(&k.as_str()));
+            match o.verdict {
+                Verdict::FalseAlarm => problems.push(format!(
+                    "{}: false alarm {} {:?}",
+                    truth.capture, o.flow, o.reported
+                )),
+                Verdict::Miss if tcp_expected => problems.push(format!(
+                    "{}: missed {} expected {:?}",
+                    truth.capture, o.flow, o.expected
+                )),
+                Verdict::Absent => problems.push(format!(
+                    "{}: flow {} not in the analysis",
+                    truth.capture, o.flow
+                )),
+                _ => {}
             }
         }
     }
@@ -97,7 +73,7 @@ fn centrace_labels() {
         if c.len() < 2 {
             continue;
         }
-        let r = analyze(&dir.join(c[0]));
+        let r = common::analyze(&dir.join(c[0]));
         let kinds: std::collections::BTreeSet<&str> = r.findings.iter().map(|f| f.kind).collect();
         eprintln!("{:<70} {:<9} {} {:?}", c[0], c[1], r.findings.len(), kinds);
         match c[1] {
@@ -117,7 +93,8 @@ fn zeek_rst_inject_rae() {
     let Some(corpus) = common::corpus() else {
         return;
     };
-    let r = analyze(&corpus.join("zeek__zeek/testing/btest/Traces/tcp/rst-inject-rae.pcap"));
+    let r =
+        common::analyze(&corpus.join("zeek__zeek/testing/btest/Traces/tcp/rst-inject-rae.pcap"));
     let f = r
         .findings
         .iter()

@@ -384,6 +384,18 @@ pub(crate) fn be32(b: &[u8], i: usize) -> Option<u32> {
     Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }
 
+/// A real first-flight payload from zapret's collection in the public corpus
+/// (`$TAMPERSCOPE_CORPUS`, default `../shared/corpus`); `None` when absent.
+#[cfg(test)]
+pub(crate) fn test_payload(name: &str) -> Option<Vec<u8>> {
+    let corpus = std::env::var_os("TAMPERSCOPE_CORPUS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
+        });
+    std::fs::read(corpus.join("bol-van__zapret/files/fake").join(name)).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

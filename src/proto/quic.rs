@@ -147,13 +147,7 @@ pub(super) fn probe(v: &View<'_>) -> Option<Confidence> {
 mod tests {
     use super::*;
 
-    fn fake(name: &str) -> Option<Vec<u8>> {
-        std::fs::read(format!(
-            "{}/../shared/corpus/bol-van__zapret/files/fake/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .ok()
-    }
+    use crate::proto::test_payload as fake;
 
     #[test]
     fn real_initials() {

@@ -98,3 +98,31 @@ pub fn benign_captures(corpus: &Path) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// Analyses a capture on one thread (the tests' reference path).
+pub fn analyze(path: &Path) -> tamperscope::report::Report {
+    Analyzer::new(Config::default().threads(1))
+        .analyze_path(path)
+        .expect("capture readable")
+}
+
+/// The lab's truth files: the committed set, plus `$TAMPERSCOPE_LAB` (another
+/// seed's run) when set; sorted per directory.
+pub fn lab_truth_files() -> Vec<PathBuf> {
+    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/lab/captures")];
+    if let Some(extra) = std::env::var_os("TAMPERSCOPE_LAB") {
+        dirs.push(PathBuf::from(extra));
+    }
+    let mut out = Vec::new();
+    for dir in dirs {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("lab dir")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(".truth.json"))
+            .collect();
+        files.sort();
+        out.extend(files);
+    }
+    out
+}
