@@ -12,8 +12,10 @@ pub struct Config {
     pub force_parallel: bool,
     /// Captures smaller than this are analysed on one thread. Default 8 MiB.
     pub parallel_min_bytes: u64,
-    /// Bytes of capture decoded per parallel window; bounds the memory of decoded
-    /// packet views. Default 64 MiB.
+    /// Bytes of capture walked per window. Finished flows are judged, and their
+    /// memory reused, at window ends, and on the parallel path a window's decoded
+    /// packet views are held at once: smaller windows hold fewer finished flows.
+    /// Default 8 MiB.
     pub window_bytes: u64,
     /// Most flows tracked at once; beyond it the least recently active are
     /// evicted (and counted in `flows_evicted`). Default 1,000,000.
@@ -50,7 +52,7 @@ impl Default for Config {
             threads: 0,
             force_parallel: false,
             parallel_min_bytes: 8 << 20,
-            window_bytes: 64 << 20,
+            window_bytes: 8 << 20,
             max_flows: 1_000_000,
             tcp_idle_timeout_ns: 300_000_000_000,
             udp_idle_timeout_ns: 60_000_000_000,

@@ -6,7 +6,8 @@ use std::net::IpAddr;
 
 use serde_json::{Value, json};
 
-use crate::flow::{Direction, Flow, PktBrief, TO_CLIENT, TO_SERVER};
+use super::FlowView;
+use crate::flow::{Direction, PktBrief, TO_CLIENT, TO_SERVER};
 use crate::proto::{DnsMessage, RData, parse_dns, tcp_messages};
 
 /// Responses later than this after their query are not counted (OONI waits
@@ -83,9 +84,9 @@ fn datagram_packets(d: &Direction) -> Vec<DnsPacket> {
         .collect()
 }
 
-fn stream_packets(d: &Direction) -> Vec<DnsPacket> {
+fn stream_packets(d: &Direction, stream: &[u8]) -> Vec<DnsPacket> {
     let marks = d.stream.marks();
-    tcp_messages(d.stream.bytes())
+    tcp_messages(stream)
         .into_iter()
         .filter_map(|(off, bytes)| {
             let msg = parse_dns(bytes).ok().filter(is_query_opcode)?;
@@ -106,7 +107,8 @@ fn stream_packets(d: &Direction) -> Vec<DnsPacket> {
 
 /// The DNS exchanges of a flow to port 53 (UDP datagrams or a TCP stream).
 /// Other ports (mDNS, LLMNR: many responders by design) are not read.
-pub(super) fn exchanges(f: &Flow) -> Vec<Exchange> {
+pub(super) fn exchanges(v: &FlowView<'_>) -> Vec<Exchange> {
+    let f = v.flow;
     if f.server.port != 53 {
         return Vec::new();
     }
@@ -116,8 +118,8 @@ pub(super) fn exchanges(f: &Flow) -> Vec<Exchange> {
             datagram_packets(&f.dirs[TO_CLIENT]),
         ),
         6 => (
-            stream_packets(&f.dirs[TO_SERVER]),
-            stream_packets(&f.dirs[TO_CLIENT]),
+            stream_packets(&f.dirs[TO_SERVER], v.up),
+            stream_packets(&f.dirs[TO_CLIENT], v.down),
         ),
         _ => return Vec::new(),
     };

@@ -119,7 +119,7 @@ impl Detector for DnsInjection {
     }
 
     fn inspect(&self, v: &FlowView<'_>, cx: &CaptureContext, out: &mut Vec<Finding>) {
-        for e in dns_exchange::exchanges(v.flow) {
+        for e in dns_exchange::exchanges(v) {
             let Some((forged, genuine)) = judge(&e, cx) else {
                 continue;
             };

@@ -29,7 +29,7 @@ impl Detector for DnsManipulation {
 
     fn inspect(&self, v: &FlowView<'_>, cx: &CaptureContext, out: &mut Vec<Finding>) {
         let db = cx.signatures.db();
-        for e in dns_exchange::exchanges(v.flow) {
+        for e in dns_exchange::exchanges(v) {
             let Some(first) = e.responses.first() else {
                 continue;
             };

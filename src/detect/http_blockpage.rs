@@ -37,7 +37,7 @@ impl Detector for HttpBlockpage {
             return;
         }
         let (up, down) = (&f.dirs[TO_SERVER], &f.dirs[TO_CLIENT]);
-        let stream = down.stream.bytes();
+        let stream = v.down;
         if stream.is_empty() || up.payload_bytes == 0 {
             return;
         }

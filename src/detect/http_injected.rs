@@ -56,7 +56,7 @@ impl Detector for HttpInjectedResponse {
         if resp.frame < req.frame {
             return;
         }
-        let Some(head) = http_response(down.stream.bytes()) else {
+        let Some(head) = http_response(v.down) else {
             return;
         };
         let delta = resp.ttl.abs_diff(synack.ttl);

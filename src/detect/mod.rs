@@ -40,6 +40,11 @@ pub struct FlowView<'f> {
     pub flow: &'f Flow<'f>,
     /// Its application protocol and trigger names.
     pub app: &'f AppInfo,
+    /// The contiguous start of the client → server stream (TCP) or the first
+    /// datagrams back to back.
+    pub up: &'f [u8],
+    /// The same for server → client.
+    pub down: &'f [u8],
 }
 
 /// What the analysis knows about the rest of the capture when it judges a flow.

@@ -5,7 +5,7 @@
 //! ClientHello was swallowed. The SNI is the trigger.
 
 use super::{CaptureContext, Detector, FindingBuilder, FlowView};
-use crate::flow::{TO_CLIENT, TO_SERVER};
+use crate::flow::TO_SERVER;
 use crate::proto::AppProto;
 use crate::report::Finding;
 
@@ -22,7 +22,7 @@ impl Detector for TlsInterference {
             return;
         }
         let f = v.flow;
-        let down = f.dirs[TO_CLIENT].stream.bytes();
+        let down = v.down;
         let server_hello = down.len() >= 6 && down[0] == 0x16 && down[1] == 0x03 && down[5] == 0x02;
         if server_hello {
             return;

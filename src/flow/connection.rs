@@ -3,6 +3,7 @@
 use crate::capture::Timestamp;
 use crate::decode::{Packet, TcpHeader, Transport};
 
+use super::expiry::Timeout;
 use super::key::{Endpoint, FlowKey};
 use super::stream::StreamBuf;
 use super::track::{Baseline, CloseInfo, PktBrief, SegKind, SeqTrack};
@@ -52,6 +53,30 @@ pub struct Direction<'c> {
     pub datagrams: Vec<PktBrief>,
 }
 
+impl Direction<'_> {
+    /// Empties this direction for a new flow, keeping its allocations.
+    fn recycle(&mut self) {
+        let mut stream = std::mem::take(&mut self.stream);
+        stream.reset(0);
+        let mut closes = std::mem::take(&mut self.closes);
+        closes.clear();
+        let mut datagrams = std::mem::take(&mut self.datagrams);
+        datagrams.clear();
+        let mut after_rst = std::mem::take(&mut self.baseline.after_rst);
+        after_rst.clear();
+        *self = Direction {
+            stream,
+            closes,
+            datagrams,
+            baseline: Baseline {
+                after_rst,
+                ..Baseline::default()
+            },
+            ..Direction::default()
+        };
+    }
+}
+
 /// An ICMP error that quoted a packet of this flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IcmpError {
@@ -98,15 +123,55 @@ pub struct Flow<'c> {
     pub closed: bool,
     /// The first packet was sent by the client (false when it was a SYN-ACK).
     first_from_client: bool,
+    /// The timeout this flow is queued under in its table (none before its
+    /// first packet is accounted).
+    pub(crate) queued: Option<Timeout>,
 }
 
 impl<'c> Flow<'c> {
     /// A new flow whose first packet goes `src → dst`.
     pub(crate) fn new(key: FlowKey, src: Endpoint, dst: Endpoint, p: &Packet<'_>) -> Flow<'c> {
+        Flow::with_parts(key, src, dst, p, Default::default(), None, Vec::new())
+    }
+
+    /// Turns this finished flow into a new one whose first packet goes
+    /// `src → dst`, keeping its allocations (stream segment lists, close lists,
+    /// the Zeek state box): flows start and end tens of thousands of times a
+    /// second, and reusing them spares the allocator and fresh pages.
+    pub(crate) fn reuse(&mut self, key: FlowKey, src: Endpoint, dst: Endpoint, p: &Packet<'_>) {
+        let mut dirs = std::mem::take(&mut self.dirs);
+        for d in &mut dirs {
+            d.recycle();
+        }
+        let mut icmp_errors = std::mem::take(&mut self.icmp_errors);
+        icmp_errors.clear();
+        let zeek = self.zeek.take();
+        *self = Flow::with_parts(key, src, dst, p, dirs, zeek, icmp_errors);
+    }
+
+    fn with_parts(
+        key: FlowKey,
+        src: Endpoint,
+        dst: Endpoint,
+        p: &Packet<'_>,
+        dirs: [Direction<'c>; 2],
+        zeek: Option<Box<ZeekTcp>>,
+        icmp_errors: Vec<IcmpError>,
+    ) -> Flow<'c> {
         // The client is the side that sent the first SYN; a SYN-ACK seen first was
         // sent by the server. Otherwise the first packet's sender is the client.
         let swap = matches!(p.transport, Transport::Tcp(t) if t.flags.syn() && t.flags.ack());
         let (client, server) = if swap { (dst, src) } else { (src, dst) };
+        let zeek = (key.proto == 6).then(|| {
+            let fresh = ZeekTcp::with_ports(src.port, dst.port);
+            match zeek {
+                Some(mut b) => {
+                    *b = fresh;
+                    b
+                }
+                None => Box::new(fresh),
+            }
+        });
         Flow {
             id: flow_id(p.frame, &key),
             key,
@@ -116,11 +181,12 @@ impl<'c> Flow<'c> {
             last_ts: p.ts,
             first_frame: p.frame,
             last_frame: p.frame,
-            dirs: Default::default(),
-            zeek: (key.proto == 6).then(|| Box::new(ZeekTcp::with_ports(src.port, dst.port))),
-            icmp_errors: Vec::new(),
+            dirs,
+            zeek,
+            icmp_errors,
             closed: false,
             first_from_client: !swap,
+            queued: None,
         }
     }
 
@@ -155,7 +221,7 @@ impl<'c> Flow<'c> {
         if first {
             d.first_frame = p.frame;
             d.first_ts = p.ts;
-            d.stream = StreamBuf::new(stream_cap);
+            d.stream.reset(stream_cap);
         }
         d.pkts += 1;
         d.bytes += u64::from(p.wire_len);

@@ -10,6 +10,7 @@
 //! Zeek-compatible `conn_state` and `history`.
 
 mod connection;
+mod expiry;
 mod key;
 mod stream;
 mod table;

@@ -79,34 +79,64 @@ impl<'c> StreamBuf<'c> {
     /// The contiguous bytes from the start of the stream (assembled on first use).
     pub fn bytes(&self) -> &[u8] {
         // One segment from offset 0 covering the contiguous start: no copy at all.
-        if let Some(first) = self.segs.first() {
-            let contiguous_single = first.offset == 0
-                && self
-                    .segs
-                    .get(1)
-                    .is_none_or(|s| s.offset > first.bytes.get().len() as u32);
-            if contiguous_single {
-                return first.bytes.get();
-            }
+        if let Some(first) = self.single_contiguous() {
+            return first;
         }
         self.assembled.get_or_init(|| {
-            // Size the buffer once: the contiguous run from offset 0.
-            let mut n = 0usize;
-            for s in &self.segs {
-                if s.offset as usize != n {
-                    break;
-                }
-                n += s.bytes.get().len();
-            }
-            let mut out = Vec::with_capacity(n);
-            for s in &self.segs {
-                if s.offset as usize != out.len() {
-                    break;
-                }
-                out.extend_from_slice(s.bytes.get());
-            }
+            let mut out = Vec::with_capacity(self.contiguous_len());
+            self.append_contiguous(&mut out);
             out
         })
+    }
+
+    /// The contiguous bytes from the start of the stream, like
+    /// [`bytes`](StreamBuf::bytes), but assembled (when they span segments) in the
+    /// caller's `scratch` rather than in memory the buffer keeps: the judging of
+    /// finished flows reuses one scratch buffer for all of them.
+    pub fn assemble<'a>(&'a self, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+        if let Some(first) = self.single_contiguous() {
+            return first;
+        }
+        if let Some(done) = self.assembled.get() {
+            return done;
+        }
+        scratch.clear();
+        scratch.reserve(self.contiguous_len());
+        self.append_contiguous(scratch);
+        scratch
+    }
+
+    /// The first segment, when it alone is the contiguous start of the stream.
+    fn single_contiguous(&self) -> Option<&[u8]> {
+        let first = self.segs.first()?;
+        let single = first.offset == 0
+            && self
+                .segs
+                .get(1)
+                .is_none_or(|s| s.offset > first.bytes.get().len() as u32);
+        single.then(|| first.bytes.get())
+    }
+
+    /// Length of the contiguous run from offset 0.
+    fn contiguous_len(&self) -> usize {
+        let mut n = 0usize;
+        for s in &self.segs {
+            if s.offset as usize != n {
+                break;
+            }
+            n += s.bytes.get().len();
+        }
+        n
+    }
+
+    fn append_contiguous(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        for s in &self.segs {
+            if s.offset as usize != out.len() - start {
+                break;
+            }
+            out.extend_from_slice(s.bytes.get());
+        }
     }
 
     /// Bytes held in total (contiguous or not).
@@ -136,6 +166,16 @@ impl<'c> StreamBuf<'c> {
     /// The buffer's capacity.
     pub fn cap(&self) -> u32 {
         self.cap
+    }
+
+    /// Empties the buffer for a new stream of at most `cap` bytes, keeping its
+    /// allocations (flows are reused: see `FlowTable`).
+    pub fn reset(&mut self, cap: u32) {
+        self.segs.clear();
+        self.marks.clear();
+        self.invalidate();
+        self.cap = cap;
+        self.overflowed = false;
     }
 
     /// Frees the memory; later bytes are not kept.
@@ -200,7 +240,7 @@ impl<'c> StreamBuf<'c> {
             if self.marks.len() < Self::MAX_MARKS {
                 self.marks.push(SegmentMark { offset: off, frame });
             }
-            self.assembled = OnceLock::new();
+            self.invalidate();
             return out;
         }
         // Compare with what is held, and find the first part not yet held.
@@ -255,8 +295,13 @@ impl<'c> StreamBuf<'c> {
             let at = self.marks.partition_point(|x| x.offset < new_from);
             self.marks.insert(at, m);
         }
-        self.assembled = OnceLock::new();
+        self.invalidate();
         out
+    }
+
+    /// Forgets an assembly made before the latest segment.
+    fn invalidate(&mut self) {
+        self.assembled = OnceLock::new();
     }
 }
 
@@ -302,6 +347,21 @@ mod tests {
         assert!(s.overflowed);
         s.insert(100, b"zz", 2);
         assert_eq!(s.bytes().len(), 8);
+    }
+
+    #[test]
+    fn assembles_in_the_callers_scratch() {
+        let mut s = StreamBuf::new(64);
+        s.insert(0, b"GET ", 1);
+        let mut scratch = Vec::new();
+        assert_eq!(s.assemble(&mut scratch), b"GET ");
+        assert!(scratch.is_empty(), "one segment needs no copy");
+        s.insert(4, b"/ x", 2);
+        s.insert(9, b"late", 3);
+        assert_eq!(s.assemble(&mut scratch), b"GET / x");
+        s.reset(64);
+        assert_eq!(s.assemble(&mut scratch), b"");
+        assert_eq!(s.cap(), 64);
     }
 
     #[test]

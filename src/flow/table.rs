@@ -10,6 +10,7 @@ use hashbrown::HashMap;
 use hashbrown::hash_map::Entry;
 
 use super::connection::Flow;
+use super::expiry::{Entry as Due, ExpiryQueues, Timeout};
 use super::key::{Endpoint, FlowKey, StableState};
 use crate::capture::Timestamp;
 use crate::config::Config;
@@ -30,17 +31,23 @@ pub fn shard_of_packet(p: &Packet<'_>) -> usize {
     shard_of(&FlowKey::of(p).0)
 }
 
-/// Whether a flow idle for `idle` ns is over.
-fn over(l: &Limits, f: &Flow<'_>, idle: u64) -> bool {
+/// The timeout that applies to a flow in its current state.
+fn timeout_of(f: &Flow<'_>) -> Timeout {
     match f.key.proto {
-        6 => idle > l.tcp_idle || (f.closed && idle > l.linger),
+        6 if f.closed => Timeout::TcpLinger,
+        6 => Timeout::TcpIdle,
         // A DNS exchange that was answered is over once late answers (an injected
         // answer's genuine twin) have had time to arrive.
         17 if (f.server.port == 53 || f.client.port == 53) && f.dirs[1].pkts > 0 => {
-            idle > l.dns_answered
+            Timeout::DnsAnswered
         }
-        _ => idle > l.other_idle,
+        _ => Timeout::OtherIdle,
     }
+}
+
+/// Whether a flow idle for `idle` ns is over.
+fn over(l: &Limits, f: &Flow<'_>, idle: u64) -> bool {
+    idle > l.ns(timeout_of(f))
 }
 
 /// Limits a table applies.
@@ -54,6 +61,24 @@ struct Limits {
     stream_cap: u32,
 }
 
+impl Limits {
+    /// The length of a timeout, in ns.
+    fn ns(&self, t: Timeout) -> u64 {
+        match t {
+            Timeout::TcpIdle => self.tcp_idle,
+            Timeout::TcpLinger => self.linger.min(self.tcp_idle),
+            Timeout::DnsAnswered => self.dns_answered,
+            Timeout::OtherIdle => self.other_idle,
+        }
+    }
+
+    /// When a flow last active at `last` is due to end under `t`.
+    fn due(&self, t: Timeout, last: Timestamp) -> i64 {
+        last.0
+            .saturating_add(i64::try_from(self.ns(t)).unwrap_or(i64::MAX))
+    }
+}
+
 /// One shard's flows.
 pub struct FlowTable<'c> {
     /// Flows are boxed: a flow is a couple of KiB, and the table, the finished
@@ -61,12 +86,56 @@ pub struct FlowTable<'c> {
     map: HashMap<FlowKey, Box<Flow<'c>>, StableState>,
     limits: Limits,
     now: Timestamp,
-    since_sweep: usize,
-    last_sweep: Timestamp,
+    /// When the flows are due to time out.
+    expiry: ExpiryQueues,
     #[allow(clippy::vec_box)] // moved whole into the emitter; the box saves moving 2 KiB flows
     finished: Vec<Box<Flow<'c>>>,
+    /// Judged flows handed back for reuse (see [`Flow::reuse`]), at most
+    /// [`MAX_SPARE`].
+    #[allow(clippy::vec_box)] // the boxes are what is reused
+    spare: Vec<Box<Flow<'c>>>,
     /// Flows forced out by the flow cap.
     pub evicted: u64,
+}
+
+/// Most judged flows a shard keeps for reuse. Enough for the flows one window
+/// ends in a busy capture; beyond it they are freed.
+const MAX_SPARE: usize = 512;
+
+/// Queues a flow under its timeout when that changed (or it is new).
+#[inline]
+fn queue(expiry: &mut ExpiryQueues, limits: &Limits, f: &mut Flow<'_>) {
+    let t = timeout_of(f);
+    if f.queued != Some(t) {
+        f.queued = Some(t);
+        let due = limits.due(t, f.last_ts);
+        expiry.push(
+            t,
+            Due {
+                due,
+                key: f.key,
+                id: f.id,
+            },
+        );
+    }
+}
+
+/// A new flow, in a reused box when one is spare.
+#[allow(clippy::vec_box)]
+fn fresh<'c>(
+    spare: &mut Vec<Box<Flow<'c>>>,
+    key: FlowKey,
+    src: Endpoint,
+    dst: Endpoint,
+    p: &Packet<'_>,
+) -> Box<Flow<'c>> {
+    match spare.pop() {
+        Some(mut f) => {
+            f.reuse(key, src, dst, p);
+            f
+        }
+        None => Box::new(Flow::new(key, src, dst, p)),
+    }
 }
 
 impl<'c> FlowTable<'c> {
@@ -83,9 +152,9 @@ impl<'c> FlowTable<'c> {
                 stream_cap: cfg.stream_buffer_bytes,
             },
             now: Timestamp(i64::MIN),
-            since_sweep: 0,
-            last_sweep: Timestamp(i64::MIN),
+            expiry: ExpiryQueues::default(),
             finished: Vec::new(),
+            spare: Vec::new(),
             evicted: 0,
         }
     }
@@ -110,13 +179,17 @@ impl<'c> FlowTable<'c> {
         std::mem::take(&mut self.finished)
     }
 
+    /// Hands back a judged flow for reuse by a later one.
+    pub fn recycle(&mut self, f: Box<Flow<'c>>) {
+        if self.spare.len() < MAX_SPARE {
+            self.spare.push(f);
+        }
+    }
+
     /// Ends every flow (end of capture).
     pub fn finish_all(&mut self) {
         self.finished.extend(self.map.drain().map(|(_, f)| f));
-    }
-
-    fn expired(&self, f: &Flow<'_>, now: Timestamp) -> bool {
-        over(&self.limits, f, now.nanos_since(f.last_ts))
+        self.expiry.rebuild(std::iter::empty());
     }
 
     /// Accounts for one packet.
@@ -161,52 +234,68 @@ impl<'c> FlowTable<'c> {
                 key = FlowKey::new(src, dst, p.ip.proto);
             }
         }
-        self.since_sweep += 1;
-        if self.since_sweep >= self.map.len().max(4096)
-            && self.now.nanos_since(self.last_sweep) >= 1_000_000_000
-        {
-            self.sweep();
+        self.expire();
+        if self.map.len() >= self.limits.max_flows && !self.map.contains_key(&key) {
+            self.evict_oldest();
         }
-        if !self.map.contains_key(&key) && self.map.len() >= self.limits.max_flows {
-            self.sweep();
-            if self.map.len() >= self.limits.max_flows {
-                self.evict_oldest();
-            }
-        }
-        let now = p.ts;
         let stream_cap = self.limits.stream_cap;
-        let restart = match self.map.get(&key) {
-            Some(f) => {
-                self.expired(f, now)
-                    || matches!(p.transport, Transport::Tcp(t) if f.is_reuse(&t, &src))
-            }
-            None => false,
-        };
+        // One lookup per packet.
         match self.map.entry(key) {
             Entry::Occupied(mut e) => {
+                let f = e.get_mut();
+                let restart = over(&self.limits, f, p.ts.nanos_since(f.last_ts))
+                    || matches!(p.transport, Transport::Tcp(t) if f.is_reuse(&t, &src));
                 if restart {
-                    let old = std::mem::replace(e.get_mut(), Box::new(Flow::new(key, src, dst, p)));
-                    self.finished.push(old);
+                    let new = fresh(&mut self.spare, key, src, dst, p);
+                    self.finished.push(std::mem::replace(f, new));
                 }
-                e.get_mut().update(p, &src, stream_cap, in_capture);
+                f.update(p, &src, stream_cap, in_capture);
+                queue(&mut self.expiry, &self.limits, f);
             }
             Entry::Vacant(e) => {
-                e.insert(Box::new(Flow::new(key, src, dst, p)))
-                    .update(p, &src, stream_cap, in_capture);
+                let f = e.insert(fresh(&mut self.spare, key, src, dst, p));
+                f.update(p, &src, stream_cap, in_capture);
+                queue(&mut self.expiry, &self.limits, f);
             }
+        }
+        if self.expiry.len() > 2 * self.map.len() + 4096 {
+            // Mostly entries of flows that ended or moved to a shorter timeout.
+            let limits = self.limits;
+            self.expiry.rebuild(self.map.values().filter_map(|f| {
+                let t = f.queued?;
+                let due = limits.due(t, f.last_ts);
+                Some((
+                    t,
+                    Due {
+                        due,
+                        key: f.key,
+                        id: f.id,
+                    },
+                ))
+            }));
         }
     }
 
-    /// Ends flows that are idle past their timeout.
-    fn sweep(&mut self) {
-        self.since_sweep = 0;
-        self.last_sweep = self.now;
+    /// Ends the flows whose timeout has passed.
+    fn expire(&mut self) {
         let now = self.now;
-        let limits = self.limits;
-        let ended = self
-            .map
-            .extract_if(|_, f| over(&limits, f, now.nanos_since(f.last_ts)));
-        self.finished.extend(ended.map(|(_, f)| f));
+        while let Some((t, e)) = self.expiry.pop_due(now.0) {
+            let Some(f) = self.map.get(&e.key) else {
+                continue;
+            };
+            if f.id != e.id || f.queued != Some(t) {
+                // A later flow on the 5-tuple, or now under another timeout.
+                continue;
+            }
+            if over(&self.limits, f, now.nanos_since(f.last_ts)) {
+                if let Some(f) = self.map.remove(&e.key) {
+                    self.finished.push(f);
+                }
+            } else {
+                let due = self.limits.due(t, f.last_ts);
+                self.expiry.push(t, Due { due, ..e });
+            }
+        }
     }
 
     /// Evicts the least recently active sixteenth of the table (at least one flow).

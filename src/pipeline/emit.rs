@@ -7,13 +7,29 @@ use rayon::prelude::*;
 
 use super::Shards;
 use crate::detect::{self, CaptureContext, FlowView};
-use crate::flow::Flow;
+use crate::flow::{Flow, TO_CLIENT, TO_SERVER};
 use crate::report::{Finding, FlowRecord, Record};
 
+/// Buffers one judging thread reuses for every flow: the stream starts that span
+/// several segments are assembled here rather than in memory each flow keeps.
+#[derive(Default)]
+struct Scratch {
+    up: Vec<u8>,
+    down: Vec<u8>,
+}
+
 /// Identifies a finished flow, runs the detectors on it and makes its records.
-fn judge(f: &Flow<'_>, context: &CaptureContext) -> (FlowRecord, Vec<Finding>) {
-    let app = crate::proto::identify(f);
-    let findings = detect::inspect_flow(&FlowView { flow: f, app: &app }, context);
+fn judge(f: &Flow<'_>, context: &CaptureContext, s: &mut Scratch) -> (FlowRecord, Vec<Finding>) {
+    let up = f.dirs[TO_SERVER].stream.assemble(&mut s.up);
+    let down = f.dirs[TO_CLIENT].stream.assemble(&mut s.down);
+    let app = crate::proto::identify_streams(f, up, down);
+    let view = FlowView {
+        flow: f,
+        app: &app,
+        up,
+        down,
+    };
+    let findings = detect::inspect_flow(&view, context);
     let mut rec = FlowRecord::from_flow(f, &app);
     if !findings.is_empty() {
         let mut kinds: Vec<&str> = findings.iter().map(|x| x.kind).collect();
@@ -31,6 +47,7 @@ fn judge(f: &Flow<'_>, context: &CaptureContext) -> (FlowRecord, Vec<Finding>) {
 pub(crate) struct Emitter {
     pending: Vec<(FlowRecord, Vec<Finding>)>,
     context: CaptureContext,
+    scratch: Scratch,
     pub peak_live: u64,
     pub flows: u64,
     pub evicted: u64,
@@ -65,10 +82,22 @@ impl Emitter {
         // the batch is judged on every core, in order.
         let context = &self.context;
         let judged: Vec<(FlowRecord, Vec<Finding>)> = match pool {
-            Some(pool) => pool.install(|| batch.par_iter().map(|f| judge(f, context)).collect()),
-            None => batch.iter().map(|f| judge(f, context)).collect(),
+            Some(pool) => pool.install(|| {
+                batch
+                    .par_iter()
+                    .map_init(Scratch::default, |s, f| judge(f, context, s))
+                    .collect()
+            }),
+            None => {
+                let s = &mut self.scratch;
+                batch.iter().map(|f| judge(f, context, s)).collect()
+            }
         };
         self.pending.extend(judged);
+        // The judged flows' memory serves the next flows of their shard.
+        for f in batch {
+            shards.tables[crate::flow::shard_of(&f.key)].recycle(f);
+        }
     }
 
     /// Moves the records that can no longer be preceded into `out`; with `all`,

@@ -211,17 +211,6 @@ pub(crate) struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    fn of(f: &'a Flow) -> View<'a> {
-        View {
-            up: f.dirs[TO_SERVER].stream.bytes(),
-            down: f.dirs[TO_CLIENT].stream.bytes(),
-            up_dir: &f.dirs[TO_SERVER],
-            down_dir: &f.dirs[TO_CLIENT],
-            cport: f.client.port,
-            sport: f.server.port,
-        }
-    }
-
     /// Whether either side uses `port`.
     pub fn port(&self, port: u16) -> bool {
         self.cport == port || self.sport == port
@@ -263,7 +252,25 @@ impl<'a> View<'a> {
 
 /// Identifies a flow's application protocol from its first bytes.
 pub fn identify(f: &Flow) -> AppInfo {
-    let v = View::of(f);
+    identify_streams(
+        f,
+        f.dirs[TO_SERVER].stream.bytes(),
+        f.dirs[TO_CLIENT].stream.bytes(),
+    )
+}
+
+/// Like [`identify`], with the flow's contiguous stream starts (client → server,
+/// server → client) already assembled by the caller (see
+/// [`StreamBuf::assemble`](crate::flow::StreamBuf::assemble)).
+pub fn identify_streams(f: &Flow, up: &[u8], down: &[u8]) -> AppInfo {
+    let v = View {
+        up,
+        down,
+        up_dir: &f.dirs[TO_SERVER],
+        down_dir: &f.dirs[TO_CLIENT],
+        cport: f.client.port,
+        sport: f.server.port,
+    };
     match f.key.proto {
         6 => identify_tcp(&v),
         17 => identify_udp(&v),

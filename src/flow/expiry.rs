@@ -1,0 +1,98 @@
+//! When flows time out: one first-in, first-out queue per timeout.
+//!
+//! A flow ends when it has been idle longer than its timeout, and the timeout
+//! depends on its state (an open TCP connection waits minutes, a closed one a few
+//! seconds, an answered DNS exchange ten). Scanning the table for idle flows
+//! costs a visit to every flow, most of which are busy; instead each flow is
+//! queued under its timeout with the time it is due, and only the heads of the
+//! queues are looked at per packet. Entries are never moved: a flow that was
+//! active since it was queued is queued again when its entry comes due, and an
+//! entry whose flow has ended or changed timeout is dropped when it comes up.
+//! Because every timeout has its own queue and time only moves forward, each
+//! queue is (nearly) sorted by due time without any sorting.
+
+use std::collections::VecDeque;
+
+use super::key::FlowKey;
+
+/// The timeouts, each with its own queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Timeout {
+    /// An open TCP connection.
+    TcpIdle = 0,
+    /// A TCP connection closed by FINs from both sides or a RST: late packets
+    /// of it still belong to it for a moment.
+    TcpLinger = 1,
+    /// An answered DNS exchange: it waits for late (genuine or injected) answers.
+    DnsAnswered = 2,
+    /// Everything else (UDP, ICMP, other protocols).
+    OtherIdle = 3,
+}
+
+/// Number of [`Timeout`] kinds.
+pub(crate) const TIMEOUTS: usize = 4;
+
+/// One queued flow.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Entry {
+    /// Capture time (ns) after which the flow is over unless it was active.
+    pub due: i64,
+    pub key: FlowKey,
+    /// The flow's id: an entry outlives its flow when the 5-tuple is reused.
+    pub id: u64,
+}
+
+/// The queues of one flow table.
+#[derive(Debug, Default)]
+pub(crate) struct ExpiryQueues {
+    queues: [VecDeque<Entry>; TIMEOUTS],
+}
+
+impl ExpiryQueues {
+    /// Queues a flow under `timeout`.
+    #[inline]
+    pub fn push(&mut self, timeout: Timeout, e: Entry) {
+        self.queues[timeout as usize].push_back(e);
+    }
+
+    /// Takes the next entry due before `now` (any queue), if there is one.
+    #[inline]
+    pub fn pop_due(&mut self, now: i64) -> Option<(Timeout, Entry)> {
+        const ALL: [Timeout; TIMEOUTS] = [
+            Timeout::TcpIdle,
+            Timeout::TcpLinger,
+            Timeout::DnsAnswered,
+            Timeout::OtherIdle,
+        ];
+        for t in ALL {
+            let q = &mut self.queues[t as usize];
+            if q.front().is_some_and(|e| e.due < now) {
+                return q.pop_front().map(|e| (t, e));
+            }
+        }
+        None
+    }
+
+    /// Entries held (live and stale).
+    pub fn len(&self) -> usize {
+        self.queues.iter().map(VecDeque::len).sum()
+    }
+
+    /// Replaces every queue's entries with `fresh` (one per live flow), sorted by
+    /// due time and then id so the result does not depend on where they came
+    /// from. Drops the stale entries of flows that ended or changed timeout.
+    pub fn rebuild(&mut self, fresh: impl Iterator<Item = (Timeout, Entry)>) {
+        for q in &mut self.queues {
+            q.clear();
+        }
+        for (t, e) in fresh {
+            self.queues[t as usize].push_back(e);
+        }
+        for q in &mut self.queues {
+            q.make_contiguous().sort_unstable_by_key(|e| (e.due, e.id));
+            if q.capacity() > 4 * q.len().max(1024) {
+                q.shrink_to(2 * q.len());
+            }
+        }
+    }
+}
