@@ -201,7 +201,7 @@ impl<'c> Analysis<'c> {
             Mode::Done => return false,
         }
         self.emitter.collect(&mut self.shards, self.pool.as_ref());
-        self.emitter.release(&self.shards, &mut self.ready, false);
+        self.emitter.release(&mut self.shards, &mut self.ready, false);
         !matches!(self.mode, Mode::Done)
     }
 
@@ -210,7 +210,7 @@ impl<'c> Analysis<'c> {
             t.finish_all();
         }
         self.emitter.collect(&mut self.shards, self.pool.as_ref());
-        self.emitter.release(&self.shards, &mut self.ready, true);
+        self.emitter.release(&mut self.shards, &mut self.ready, true);
         let mut s = Stats::default();
         self.counts.fill_stats(&mut s);
         if let Some(e) = self.cap.compression_error() {

@@ -15,7 +15,7 @@
 
 use serde_json::{Value, json};
 
-use super::dns_exchange::{self, DnsPacket, Exchange, answer_key, fingerprint, is_bogon};
+use super::dns_exchange::{DnsPacket, Exchange, answer_key, fingerprint, is_bogon};
 use super::{CaptureContext, Detector, FindingBuilder, FlowView};
 use crate::report::Finding;
 
@@ -119,8 +119,8 @@ impl Detector for DnsInjection {
     }
 
     fn inspect(&self, v: &FlowView<'_>, cx: &CaptureContext, out: &mut Vec<Finding>) {
-        for e in dns_exchange::exchanges(v) {
-            let Some((forged, genuine)) = judge(&e, cx) else {
+        for e in v.dns_exchanges() {
+            let Some((forged, genuine)) = judge(e, cx) else {
                 continue;
             };
             let q = e.query.as_ref();

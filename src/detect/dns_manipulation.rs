@@ -14,7 +14,7 @@
 
 use serde_json::json;
 
-use super::dns_exchange::{self, answer_key, fingerprint, is_public_name, is_sink};
+use super::dns_exchange::{answer_key, fingerprint, is_public_name, is_sink};
 use super::{CaptureContext, Detector, FindingBuilder, FlowView};
 use crate::proto::RData;
 use crate::report::Finding;
@@ -29,7 +29,7 @@ impl Detector for DnsManipulation {
 
     fn inspect(&self, v: &FlowView<'_>, cx: &CaptureContext, out: &mut Vec<Finding>) {
         let db = cx.signatures.db();
-        for e in dns_exchange::exchanges(v) {
+        for e in v.dns_exchanges() {
             let Some(first) = e.responses.first() else {
                 continue;
             };
@@ -37,7 +37,7 @@ impl Detector for DnsManipulation {
             if e.responses.iter().any(|r| answer_key(&r.msg) != key) {
                 continue;
             }
-            let qname = e.qname().unwrap_or_default().to_string();
+            let qname = e.qname().unwrap_or_default();
             let mut ids: Vec<String> = Vec::new();
             let mut countries: Vec<String> = Vec::new();
             let mut matched: Vec<String> = Vec::new();
@@ -59,17 +59,19 @@ impl Detector for DnsManipulation {
                     });
                 }
             }
+            let by_data = !ids.is_empty();
+            let by_sink = !by_data
+                && first.msg.addresses().any(|a| is_sink(a))
+                && is_public_name(qname);
+            if !by_data && !by_sink {
+                continue;
+            }
             let sink: Vec<String> = first
                 .msg
                 .addresses()
                 .filter(|a| is_sink(*a))
                 .map(|a| a.to_string())
                 .collect();
-            let by_data = !ids.is_empty();
-            let by_sink = !by_data && !sink.is_empty() && is_public_name(&qname);
-            if !by_data && !by_sink {
-                continue;
-            }
             ids.dedup();
             countries.sort();
             countries.dedup();

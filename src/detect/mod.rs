@@ -45,6 +45,26 @@ pub struct FlowView<'f> {
     pub up: &'f [u8],
     /// The same for server → client.
     pub down: &'f [u8],
+    /// The DNS exchanges, parsed once for every detector that reads them.
+    dns: std::cell::OnceCell<Vec<dns_exchange::Exchange>>,
+}
+
+impl<'f> FlowView<'f> {
+    /// A finished flow, its protocol, and its assembled stream starts.
+    pub fn new(flow: &'f Flow<'f>, app: &'f AppInfo, up: &'f [u8], down: &'f [u8]) -> Self {
+        FlowView {
+            flow,
+            app,
+            up,
+            down,
+            dns: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The DNS exchanges of the flow (none unless it is a flow to port 53).
+    fn dns_exchanges(&self) -> &[dns_exchange::Exchange] {
+        self.dns.get_or_init(|| dns_exchange::exchanges(self))
+    }
 }
 
 /// What the analysis knows about the rest of the capture when it judges a flow.

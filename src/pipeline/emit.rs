@@ -1,7 +1,8 @@
 //! Running the detectors on finished flows and releasing their records, in order
 //! of first frame.
 
-use std::collections::VecDeque;
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
 
 use rayon::prelude::*;
 
@@ -23,12 +24,7 @@ fn judge(f: &Flow<'_>, context: &CaptureContext, s: &mut Scratch) -> (FlowRecord
     let up = f.dirs[TO_SERVER].stream.assemble(&mut s.up);
     let down = f.dirs[TO_CLIENT].stream.assemble(&mut s.down);
     let app = crate::proto::identify_streams(f, up, down);
-    let view = FlowView {
-        flow: f,
-        app: &app,
-        up,
-        down,
-    };
+    let view = FlowView::new(f, &app, up, down);
     let findings = detect::inspect_flow(&view, context);
     let mut rec = FlowRecord::from_flow(f, &app);
     if !findings.is_empty() {
@@ -40,12 +36,43 @@ fn judge(f: &Flow<'_>, context: &CaptureContext, s: &mut Scratch) -> (FlowRecord
     (rec, findings)
 }
 
+/// A judged flow's records, ordered for release: the max-heap's top is the
+/// earliest first frame (ties broken by flow id, unique per flow).
+struct Pending((FlowRecord, Vec<Finding>));
+
+impl Pending {
+    fn key(&self) -> (u64, u64) {
+        (self.0.0.first_frame, self.0.0.flow_id)
+    }
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Pending {}
+
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key().cmp(&self.key())
+    }
+}
+
 /// Collects finished flows from the shards, runs the detectors on them, and
 /// releases their records (each flow followed by its findings) in order of first
 /// frame, as soon as no flow still tracked can come before them.
 #[derive(Default)]
 pub(crate) struct Emitter {
-    pending: Vec<(FlowRecord, Vec<Finding>)>,
+    /// Judged flows waiting for the flows before them, earliest on top.
+    pending: BinaryHeap<Pending>,
     context: CaptureContext,
     scratch: Scratch,
     pub peak_live: u64,
@@ -93,7 +120,7 @@ impl Emitter {
                 batch.iter().map(|f| judge(f, context, s)).collect()
             }
         };
-        self.pending.extend(judged);
+        self.pending.extend(judged.into_iter().map(Pending));
         // The judged flows' memory serves the next flows of their shard.
         for f in batch {
             shards.tables[crate::flow::shard_of(&f.key)].recycle(f);
@@ -102,14 +129,14 @@ impl Emitter {
 
     /// Moves the records that can no longer be preceded into `out`; with `all`,
     /// every pending record (end of capture).
-    pub fn release(&mut self, shards: &Shards<'_>, out: &mut VecDeque<Record>, all: bool) {
+    pub fn release(&mut self, shards: &mut Shards<'_>, out: &mut VecDeque<Record>, all: bool) {
         self.evicted = shards.tables.iter().map(|t| t.evicted).sum();
         let limit = if all {
             u64::MAX
         } else {
             shards
                 .tables
-                .iter()
+                .iter_mut()
                 .filter_map(|t| t.min_live_first_frame())
                 .min()
                 .unwrap_or(u64::MAX)
@@ -117,10 +144,14 @@ impl Emitter {
         if self.pending.is_empty() {
             return;
         }
-        self.pending
-            .sort_unstable_by_key(|(r, _)| (r.first_frame, r.flow_id));
-        let n = self.pending.partition_point(|(r, _)| r.first_frame < limit);
-        for (r, findings) in self.pending.drain(..n) {
+        while self
+            .pending
+            .peek()
+            .is_some_and(|p| p.0.0.first_frame < limit)
+        {
+            let Some(Pending((r, findings))) = self.pending.pop() else {
+                break;
+            };
             self.flows += 1;
             out.push_back(Record::Flow(r));
             out.extend(findings.into_iter().map(Record::Tamper));

@@ -93,7 +93,7 @@ pub fn dns_qname(m: &[u8]) -> Option<String> {
         // No question, or an opcode other than QUERY.
         return None;
     }
-    let mut name = String::new();
+    let mut name = String::with_capacity(64);
     let mut i = 12;
     let mut jumps = 0;
     loop {
