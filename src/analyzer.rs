@@ -51,8 +51,9 @@ impl Analyzer {
         report
     }
 
-    /// Analyses a capture as a stream of records: flows (in order of first frame)
-    /// as soon as they are over, findings, and the `stats` record last. Memory
+    /// Analyses a capture as a stream of records: flows as soon as they are over
+    /// (window by window, and within a window in order of first frame), each
+    /// followed by its findings, and the `stats` record last. Memory
     /// stays bounded by the flows alive at once, not by the capture's size.
     pub fn records<'c>(&self, cap: &'c Capture) -> Analysis<'c> {
         Analysis::new(cap, self.cfg.clone())
@@ -200,8 +201,8 @@ impl<'c> Analysis<'c> {
             }
             Mode::Done => return false,
         }
-        self.emitter.collect(&mut self.shards, self.pool.as_ref());
-        self.emitter.release(&mut self.shards, &mut self.ready, false);
+        self.emitter
+            .collect(&mut self.shards, self.pool.as_ref(), &mut self.ready);
         !matches!(self.mode, Mode::Done)
     }
 
@@ -209,8 +210,9 @@ impl<'c> Analysis<'c> {
         for t in &mut self.shards.tables {
             t.finish_all();
         }
-        self.emitter.collect(&mut self.shards, self.pool.as_ref());
-        self.emitter.release(&mut self.shards, &mut self.ready, true);
+        self.emitter
+            .collect(&mut self.shards, self.pool.as_ref(), &mut self.ready);
+        self.emitter.finish(&mut self.ready);
         let mut s = Stats::default();
         self.counts.fill_stats(&mut s);
         if let Some(e) = self.cap.compression_error() {

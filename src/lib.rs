@@ -46,8 +46,10 @@
 //!   in parallel into per-shard buckets, verifies that the ranges chain exactly,
 //!   and replays every shard in capture order with rayon. Shards, timeouts, window
 //!   boundaries and output order never depend on the thread count, so output is
-//!   identical for any `-j`. Finished flows are released in order of first frame
-//!   as soon as no live flow can precede them, each followed by its findings.
+//!   identical for any `-j`. Flows that ended in a window are judged together
+//!   (in parallel) and released at the window's end in order of first frame, each
+//!   followed by its findings: nothing waits for a long-lived flow, so memory is
+//!   bounded by the flows alive at once.
 //! - [`report`] owns the output: owned, serde-serialisable records, written as the
 //!   JSON Lines of `DESIGN.md` (one `flow` per flow, `tamper` findings, a final
 //!   `stats`), or as a human summary. [`eval`] scores a report against a

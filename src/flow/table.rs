@@ -6,8 +6,6 @@
 //! under the flow cap) never depends on how many threads ran. Time inside a shard
 //! is the latest capture time that shard has seen.
 
-use std::collections::VecDeque;
-
 use hashbrown::HashMap;
 use hashbrown::hash_map::Entry;
 
@@ -90,10 +88,6 @@ pub struct FlowTable<'c> {
     now: Timestamp,
     /// When the flows are due to time out.
     expiry: ExpiryQueues,
-    /// `(first frame, id, key)` of the flows in order of creation, including
-    /// some that have ended (skipped when they come up; compacted when they
-    /// outnumber the live ones).
-    order: VecDeque<(u64, u64, FlowKey)>,
     #[allow(clippy::vec_box)] // moved whole into the emitter; the box saves moving 2 KiB flows
     finished: Vec<Box<Flow<'c>>>,
     /// Judged flows handed back for reuse (see [`Flow::reuse`]), at most
@@ -159,7 +153,6 @@ impl<'c> FlowTable<'c> {
             },
             now: Timestamp(i64::MIN),
             expiry: ExpiryQueues::default(),
-            order: VecDeque::new(),
             finished: Vec::new(),
             spare: Vec::new(),
             evicted: 0,
@@ -174,19 +167,6 @@ impl<'c> FlowTable<'c> {
     /// Flows held in memory: tracked, or ended and not yet taken.
     pub fn held(&self) -> usize {
         self.map.len() + self.finished.len()
-    }
-
-    /// The smallest first frame of the flows still tracked.
-    pub fn min_live_first_frame(&mut self) -> Option<u64> {
-        // Flows are created in frame order: the oldest live one is the first
-        // entry of `order` whose flow is still in the table.
-        while let Some(&(frame, id, key)) = self.order.front() {
-            if self.map.get(&key).is_some_and(|f| f.id == id) {
-                return Some(frame);
-            }
-            self.order.pop_front();
-        }
-        None
     }
 
     /// Takes the flows that have ended since the last call.
@@ -205,7 +185,6 @@ impl<'c> FlowTable<'c> {
     pub fn finish_all(&mut self) {
         self.finished.extend(self.map.drain().map(|(_, f)| f));
         self.expiry.rebuild(std::iter::empty());
-        self.order.clear();
     }
 
     /// Accounts for one packet.
@@ -263,7 +242,6 @@ impl<'c> FlowTable<'c> {
                     || matches!(p.transport, Transport::Tcp(t) if f.is_reuse(&t, &src));
                 if restart {
                     let new = fresh(&mut self.spare, key, src, dst, p);
-                    self.order.push_back((new.first_frame, new.id, key));
                     self.finished.push(std::mem::replace(f, new));
                 }
                 f.update(p, &src, stream_cap, in_capture);
@@ -271,14 +249,9 @@ impl<'c> FlowTable<'c> {
             }
             Entry::Vacant(e) => {
                 let f = e.insert(fresh(&mut self.spare, key, src, dst, p));
-                self.order.push_back((f.first_frame, f.id, key));
                 f.update(p, &src, stream_cap, in_capture);
                 queue(&mut self.expiry, &self.limits, f);
             }
-        }
-        if self.order.len() > 2 * self.map.len() + 4096 {
-            let map = &self.map;
-            self.order.retain(|(_, id, key)| map.get(key).is_some_and(|f| f.id == *id));
         }
         if self.expiry.len() > 2 * self.map.len() + 4096 {
             // Mostly entries of flows that ended or moved to a shorter timeout.

@@ -1,8 +1,13 @@
-//! Running the detectors on finished flows and releasing their records, in order
-//! of first frame.
+//! Running the detectors on finished flows and releasing their records.
+//!
+//! Records are released as flows end, window by window (a window is
+//! `Config::window_bytes` of capture), and within a window in order of first
+//! frame. Windows end at the same records whatever the thread count, so the
+//! output is the same for any `-j`; and nothing waits for a long-lived flow to
+//! end, so memory is bounded by the flows alive at once rather than by the
+//! capture's length.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 use rayon::prelude::*;
 
@@ -36,43 +41,10 @@ fn judge(f: &Flow<'_>, context: &CaptureContext, s: &mut Scratch) -> (FlowRecord
     (rec, findings)
 }
 
-/// A judged flow's records, ordered for release: the max-heap's top is the
-/// earliest first frame (ties broken by flow id, unique per flow).
-struct Pending((FlowRecord, Vec<Finding>));
-
-impl Pending {
-    fn key(&self) -> (u64, u64) {
-        (self.0.0.first_frame, self.0.0.flow_id)
-    }
-}
-
-impl PartialEq for Pending {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for Pending {}
-
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Pending {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.key().cmp(&self.key())
-    }
-}
-
 /// Collects finished flows from the shards, runs the detectors on them, and
-/// releases their records (each flow followed by its findings) in order of first
-/// frame, as soon as no flow still tracked can come before them.
+/// releases their records (each flow followed by its findings).
 #[derive(Default)]
 pub(crate) struct Emitter {
-    /// Judged flows waiting for the flows before them, earliest on top.
-    pending: BinaryHeap<Pending>,
     context: CaptureContext,
     scratch: Scratch,
     pub peak_live: u64,
@@ -89,8 +61,14 @@ impl Emitter {
         }
     }
 
-    /// Takes the finished flows of every shard and judges them.
-    pub fn collect(&mut self, shards: &mut Shards<'_>, pool: Option<&rayon::ThreadPool>) {
+    /// Takes the finished flows of every shard, judges them, and appends their
+    /// records to `out` in order of first frame.
+    pub fn collect(
+        &mut self,
+        shards: &mut Shards<'_>,
+        pool: Option<&rayon::ThreadPool>,
+        out: &mut VecDeque<Record>,
+    ) {
         // Memory is driven by the flows held; windows end at the same records on
         // every path, so this sample is the same for any thread count.
         let held: usize = shards.tables.iter().map(|t| t.held()).sum();
@@ -120,51 +98,27 @@ impl Emitter {
                 batch.iter().map(|f| judge(f, context, s)).collect()
             }
         };
-        self.pending.extend(judged.into_iter().map(Pending));
+        self.evicted = shards.tables.iter().map(|t| t.evicted).sum();
+        for (r, findings) in judged {
+            self.flows += 1;
+            out.push_back(Record::Flow(r));
+            out.extend(findings.into_iter().map(Record::Tamper));
+        }
         // The judged flows' memory serves the next flows of their shard.
         for f in batch {
             shards.tables[crate::flow::shard_of(&f.key)].recycle(f);
         }
     }
 
-    /// Moves the records that can no longer be preceded into `out`; with `all`,
-    /// every pending record (end of capture).
-    pub fn release(&mut self, shards: &mut Shards<'_>, out: &mut VecDeque<Record>, all: bool) {
-        self.evicted = shards.tables.iter().map(|t| t.evicted).sum();
-        let limit = if all {
-            u64::MAX
-        } else {
-            shards
-                .tables
-                .iter_mut()
-                .filter_map(|t| t.min_live_first_frame())
-                .min()
-                .unwrap_or(u64::MAX)
-        };
-        if self.pending.is_empty() {
-            return;
-        }
-        while self
-            .pending
-            .peek()
-            .is_some_and(|p| p.0.0.first_frame < limit)
-        {
-            let Some(Pending((r, findings))) = self.pending.pop() else {
-                break;
-            };
-            self.flows += 1;
-            out.push_back(Record::Flow(r));
-            out.extend(findings.into_iter().map(Record::Tamper));
-        }
-        if all {
-            // Capture-wide findings, once every flow is known.
-            out.extend(
-                self.context
-                    .blackouts
-                    .findings()
-                    .into_iter()
-                    .map(Record::Tamper),
-            );
-        }
+    /// Releases the capture-wide findings, once every flow is known (end of
+    /// capture).
+    pub fn finish(&mut self, out: &mut VecDeque<Record>) {
+        out.extend(
+            self.context
+                .blackouts
+                .findings()
+                .into_iter()
+                .map(Record::Tamper),
+        );
     }
 }
