@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tamperscope::report::{Record, Report, summary, write_line};
+use tamperscope::report::{Record, Report, summary, write_record};
 use tamperscope::{Analyzer, Config};
 
 /// The capture analysed when no FILE is given.
@@ -88,7 +88,7 @@ fn main() -> ExitCode {
             error = s.error.clone();
         }
         if args.jsonl {
-            if let Err(e) = write_line(&mut out, &rec) {
+            if let Err(e) = write_record(&mut out, &rec) {
                 if e.kind() == std::io::ErrorKind::BrokenPipe {
                     return ExitCode::SUCCESS;
                 }

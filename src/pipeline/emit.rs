@@ -31,7 +31,8 @@ fn judge(f: &Flow<'_>, context: &CaptureContext, s: &mut Scratch) -> (FlowRecord
     let app = crate::proto::identify_streams(f, up, down);
     let view = FlowView::new(f, &app, up, down);
     let findings = detect::inspect_flow(&view, context);
-    let mut rec = FlowRecord::from_flow(f, &app);
+    drop(view);
+    let mut rec = FlowRecord::from_flow(f, app);
     if !findings.is_empty() {
         let mut kinds: Vec<&str> = findings.iter().map(|x| x.kind).collect();
         kinds.sort_unstable();

@@ -5,10 +5,12 @@
 //! the JSON Lines contract of `DESIGN.md` (field names follow Suricata's EVE), and
 //! [`summary`] renders the human summary the `analyze` example prints.
 
+mod jsonl;
 mod record;
 mod stats;
 pub mod summary;
 
+pub use jsonl::{write_flow, write_record};
 pub use record::{Finding, FlowRecord, Record, proto_name};
 pub use stats::{SkipCount, Stats};
 
@@ -18,7 +20,7 @@ use std::io::Write;
 #[derive(Clone, Debug, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct Report {
-    /// One record per flow, in order of first frame.
+    /// One record per flow, in the order they ended.
     pub flows: Vec<FlowRecord>,
     /// Tamper findings.
     pub findings: Vec<Finding>,
@@ -30,7 +32,7 @@ impl Report {
     /// Writes the JSON Lines: flow records, then findings, then the stats record.
     pub fn write_jsonl<W: Write>(&self, mut w: W) -> std::io::Result<()> {
         for f in &self.flows {
-            write_line(&mut w, f)?;
+            write_flow(&mut w, f)?;
         }
         for f in &self.findings {
             write_line(&mut w, f)?;

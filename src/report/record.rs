@@ -108,8 +108,8 @@ pub fn proto_name(p: u8) -> String {
 }
 
 impl FlowRecord {
-    /// The record of a finished flow.
-    pub fn from_flow(f: &Flow, app: &AppInfo) -> FlowRecord {
+    /// The record of a finished flow (the names in `app` move into it).
+    pub fn from_flow(f: &Flow, app: AppInfo) -> FlowRecord {
         let (up, down) = (&f.dirs[TO_SERVER], &f.dirs[TO_CLIENT]);
         let (conn_state, history) = match (&f.zeek, f.key.proto) {
             (Some(z), _) => (z.conn_state(), z.history().to_string()),
@@ -151,9 +151,9 @@ impl FlowRecord {
             bytes_toclient: down.bytes,
             conn_state,
             history,
-            sni: app.sni.clone(),
-            http_host: app.http_host.clone(),
-            dns_qname: app.dns_qname.clone(),
+            sni: app.sni,
+            http_host: app.http_host,
+            dns_qname: app.dns_qname,
             verdict: serde_json::Value::String("ok".into()),
         }
     }
