@@ -60,8 +60,7 @@ impl Detector for DnsManipulation {
                 }
             }
             let by_data = !ids.is_empty();
-            let by_sink =
-                !by_data && first.msg.addresses().any(|a| is_sink(a)) && is_public_name(qname);
+            let by_sink = !by_data && first.msg.addresses().any(is_sink) && is_public_name(qname);
             if !by_data && !by_sink {
                 continue;
             }
