@@ -85,13 +85,13 @@ fn datagram_packets(d: &Direction) -> Vec<DnsPacket> {
 }
 
 fn stream_packets(d: &Direction, stream: &[u8]) -> Vec<DnsPacket> {
-    let marks = d.stream.marks();
     tcp_messages(stream)
         .into_iter()
         .filter_map(|(off, bytes)| {
             let msg = parse_dns(bytes).ok().filter(is_query_opcode)?;
-            let frame = marks
-                .iter()
+            let frame = d
+                .stream
+                .marks()
                 .rev()
                 .find(|m| m.offset as usize <= off)
                 .map_or(d.first_payload_frame.unwrap_or(d.first_frame), |m| m.frame);

@@ -59,14 +59,16 @@ impl Detector for HttpBlockpage {
             "response" => hit.offset,
             _ => 0,
         };
-        let marks = down.stream.marks();
-        let first_frame = marks
-            .first()
+        let first_frame = down
+            .stream
+            .marks()
+            .next()
             .map_or(down.first_payload_frame.unwrap_or(down.first_frame), |m| {
                 m.frame
             });
-        let match_frame = marks
-            .iter()
+        let match_frame = down
+            .stream
+            .marks()
             .rev()
             .find(|m| m.offset as usize <= abs)
             .map_or(first_frame, |m| m.frame);

@@ -49,7 +49,6 @@ pub struct StreamBuf<'c> {
     /// Non-overlapping, sorted by offset (the first copy of a byte wins).
     segs: Vec<Segment<'c>>,
     cap: u32,
-    marks: Vec<SegmentMark>,
     assembled: OnceLock<Vec<u8>>,
     /// Bytes beyond `cap`, or beyond the segment limit, were not kept.
     pub overflowed: bool,
@@ -65,8 +64,6 @@ pub struct Insert {
 impl<'c> StreamBuf<'c> {
     /// Most segments held (enough for a handshake of small segments).
     pub const MAX_SEGMENTS: usize = 48;
-    /// Most segment marks kept (enough to name the frames of a handshake).
-    const MAX_MARKS: usize = 32;
 
     /// An empty buffer keeping at most `cap` bytes.
     pub fn new(cap: u32) -> StreamBuf<'c> {
@@ -151,10 +148,13 @@ impl<'c> StreamBuf<'c> {
             .map_or(0, |s| s.offset + s.bytes.get().len() as u32)
     }
 
-    /// The frames that carried the held bytes, by stream offset. For datagram
-    /// flows each mark starts one datagram.
-    pub fn marks(&self) -> &[SegmentMark] {
-        &self.marks
+    /// The frames that carried the held bytes, in order of stream offset. For
+    /// datagram flows each mark starts one datagram.
+    pub fn marks(&self) -> impl DoubleEndedIterator<Item = SegmentMark> + '_ {
+        self.segs.iter().map(|s| SegmentMark {
+            offset: s.offset,
+            frame: s.frame,
+        })
     }
 
     /// The held datagrams of a datagram flow: `(frame, payload)` in order (the last
@@ -172,7 +172,6 @@ impl<'c> StreamBuf<'c> {
     /// allocations (flows are reused: see `FlowTable`).
     pub fn reset(&mut self, cap: u32) {
         self.segs.clear();
-        self.marks.clear();
         self.invalidate();
         self.cap = cap;
         self.overflowed = false;
@@ -181,13 +180,16 @@ impl<'c> StreamBuf<'c> {
     /// Frees the memory; later bytes are not kept.
     pub fn release(&mut self) {
         self.segs = Vec::new();
-        self.marks = Vec::new();
         self.assembled = OnceLock::new();
         self.cap = 0;
     }
 
     /// Appends a datagram after the held ones (datagram flows).
     pub fn push_datagram(&mut self, d: &'c [u8], frame: u64) {
+        if self.segs.capacity() == 0 {
+            // Most datagram flows carry one or two datagrams each way.
+            self.segs.reserve_exact(2);
+        }
         let off = self.end();
         self.insert(off, d, frame);
     }
@@ -230,16 +232,12 @@ impl<'c> StreamBuf<'c> {
             }
             if self.segs.capacity() == 0 {
                 self.segs.reserve_exact(8);
-                self.marks.reserve_exact(8);
             }
             self.segs.push(Segment {
                 offset: off,
                 frame,
                 bytes: keep(&seg[..(end - off) as usize]),
             });
-            if self.marks.len() < Self::MAX_MARKS {
-                self.marks.push(SegmentMark { offset: off, frame });
-            }
             self.invalidate();
             return out;
         }
@@ -287,14 +285,6 @@ impl<'c> StreamBuf<'c> {
                 bytes: keep(part),
             },
         );
-        if self.marks.len() < Self::MAX_MARKS {
-            let m = SegmentMark {
-                offset: new_from,
-                frame,
-            };
-            let at = self.marks.partition_point(|x| x.offset < new_from);
-            self.marks.insert(at, m);
-        }
         self.invalidate();
         out
     }
@@ -317,7 +307,7 @@ mod tests {
         assert_eq!(s.bytes(), b"GET ");
         s.insert(4, b"/ x ", 2);
         assert_eq!(s.bytes(), b"GET / x HTTP");
-        assert_eq!(s.marks().len(), 3);
+        assert_eq!(s.marks().count(), 3);
     }
 
     #[test]

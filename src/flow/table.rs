@@ -98,9 +98,10 @@ pub struct FlowTable<'c> {
     pub evicted: u64,
 }
 
-/// Most judged flows a shard keeps for reuse. Enough for the flows one window
-/// ends in a busy capture; beyond it they are freed.
-const MAX_SPARE: usize = 512;
+/// Most judged flows a shard keeps for reuse: about what a shard ends per
+/// window in a busy capture (more are freed; a burst of flows ending together
+/// is not worth holding memory for).
+const MAX_SPARE: usize = 128;
 
 /// Queues a flow under its timeout when that changed (or it is new).
 #[inline]

@@ -170,17 +170,32 @@ impl<'a> Reader<'a> {
 
     /// Reads a name at the cursor; returns it and whether it started with a pointer.
     fn name(&mut self) -> Result<(String, bool), DnsError> {
-        let (name, next, jumps, compressed) = read_name(self.m, self.pos)?;
+        let mut name = String::with_capacity(64);
+        let (next, jumps, compressed) = read_name(self.m, self.pos, Some(&mut name))?;
         self.pos = next;
         self.max_jumps = self.max_jumps.max(jumps);
         Ok((name, compressed))
     }
+
+    /// Checks and steps over a name that is not kept (authority and additional
+    /// records): the same errors as [`name`](Reader::name), no allocation.
+    fn skip_name(&mut self) -> Result<bool, DnsError> {
+        let (next, jumps, compressed) = read_name(self.m, self.pos, None)?;
+        self.pos = next;
+        self.max_jumps = self.max_jumps.max(jumps);
+        Ok(compressed)
+    }
 }
 
-/// Reads the name at `start`: (name, offset after it, pointer jumps, first
-/// label was a pointer).
-fn read_name(m: &[u8], start: usize) -> Result<(String, usize, u8, bool), DnsError> {
-    let mut name = String::new();
+/// Reads the name at `start` into `out` (when given): returns the offset after
+/// it, the pointer jumps, and whether the first label was a pointer.
+fn read_name(
+    m: &[u8],
+    start: usize,
+    mut out: Option<&mut String>,
+) -> Result<(usize, u8, bool), DnsError> {
+    // Length of the text form, counted even when it is not built.
+    let mut text_len = 0usize;
     let mut i = start;
     let mut after = None;
     let mut jumps = 0u8;
@@ -204,19 +219,31 @@ fn read_name(m: &[u8], start: usize) -> Result<(String, usize, u8, bool), DnsErr
             l if l < 64 => {
                 let l = usize::from(l);
                 let label = m.get(i + 1..i + 1 + l).ok_or(DnsError::Truncated)?;
-                if !name.is_empty() {
-                    name.push('.');
+                if text_len > 0 {
+                    text_len += 1;
+                    if let Some(name) = out.as_deref_mut() {
+                        name.push('.');
+                    }
                 }
                 for &c in label {
                     let c = c.to_ascii_lowercase();
                     if c.is_ascii_graphic() {
-                        name.push(c as char);
+                        text_len += 1;
+                        if let Some(name) = out.as_deref_mut() {
+                            name.push(c as char);
+                        }
                     } else {
-                        // Keep the name readable and unambiguous.
-                        name.push_str(&format!("\\{c:03}"));
+                        // Keep the name readable and unambiguous: `\ddd`.
+                        text_len += 4;
+                        if let Some(name) = out.as_deref_mut() {
+                            name.push('\\');
+                            name.push(char::from(b'0' + c / 100));
+                            name.push(char::from(b'0' + c / 10 % 10));
+                            name.push(char::from(b'0' + c % 10));
+                        }
                     }
                 }
-                if name.len() > 255 {
+                if text_len > 255 {
                     return Err(DnsError::NameTooLong);
                 }
                 i += 1 + l;
@@ -224,7 +251,7 @@ fn read_name(m: &[u8], start: usize) -> Result<(String, usize, u8, bool), DnsErr
             _ => return Err(DnsError::BadLabel),
         }
     }
-    Ok((name, after.unwrap_or(i + 1), jumps, compressed))
+    Ok((after.unwrap_or(i + 1), jumps, compressed))
 }
 
 /// Parses one DNS message (without the TCP length prefix).
@@ -257,7 +284,11 @@ pub fn parse_dns(m: &[u8]) -> Result<DnsMessage, DnsError> {
     let mut edns = None;
     let total = usize::from(an) + usize::from(ns) + usize::from(ar);
     for i in 0..total {
-        let (name, name_compressed) = r.name()?;
+        let (name, name_compressed) = if i < usize::from(an) {
+            r.name()?
+        } else {
+            (String::new(), r.skip_name()?)
+        };
         let rtype = r.u16()?;
         let class = r.u16()?;
         let ttl = r.u32()?;
@@ -272,7 +303,11 @@ pub fn parse_dns(m: &[u8]) -> Result<DnsMessage, DnsError> {
                     a.copy_from_slice(rdata);
                     RData::Aaaa(Ipv6Addr::from(a))
                 }
-                (5, _) => RData::Cname(read_name(m, rd_start)?.0),
+                (5, _) => {
+                    let mut cname = String::with_capacity(64);
+                    read_name(m, rd_start, Some(&mut cname))?;
+                    RData::Cname(cname)
+                }
                 _ => RData::Other(rdlen),
             };
             if answers.len() < MAX_RECORDS {

@@ -229,24 +229,24 @@ impl<'a> View<'a> {
     /// The client's first TCP segment's payload (what the GFW's fully-encrypted
     /// rule looks at), or the whole held stream if its end is unknown.
     pub fn up_first_segment(&self) -> &'a [u8] {
-        let marks = self.up_dir.stream.marks();
-        match marks.get(1) {
-            Some(m) if marks.first().map(|f| f.offset) == Some(0) => {
-                self.up.get(..m.offset as usize).unwrap_or(self.up)
-            }
-            _ => self.up,
-        }
+        first_segment(self.up_dir, self.up)
     }
 
     /// The server's first TCP segment's payload.
     pub fn down_first_segment(&self) -> &'a [u8] {
-        let marks = self.down_dir.stream.marks();
-        match marks.get(1) {
-            Some(m) if marks.first().map(|f| f.offset) == Some(0) => {
-                self.down.get(..m.offset as usize).unwrap_or(self.down)
-            }
-            _ => self.down,
+        first_segment(self.down_dir, self.down)
+    }
+}
+
+/// The first segment's payload of a direction whose contiguous start is
+/// `stream` (all of it when the segment boundaries are unknown).
+fn first_segment<'a>(d: &Direction<'_>, stream: &'a [u8]) -> &'a [u8] {
+    let mut marks = d.stream.marks();
+    match (marks.next(), marks.next()) {
+        (Some(first), Some(m)) if first.offset == 0 => {
+            stream.get(..m.offset as usize).unwrap_or(stream)
         }
+        _ => stream,
     }
 }
 
