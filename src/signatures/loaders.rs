@@ -72,7 +72,7 @@ pub(crate) fn make_pattern(location: &Location, how: &str, text: &str) -> Result
         "prefix" => Ok(Pattern::Prefix(text.into())),
         "full" => Ok(Pattern::Full(text.trim().into())),
         "regex" | "regexp" => {
-            super::matcher::compile_regex(text).map_err(|e| format!("regex: {e}"))?;
+            super::literals::compile_regex(text).map_err(|e| format!("regex: {e}"))?;
             Ok(Pattern::Regex(text.into()))
         }
         _ => Err(format!("unknown match type {how:?}")),

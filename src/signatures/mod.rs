@@ -12,9 +12,13 @@
 //! its false positives first; OONI's `fp` scope serves the same purpose).
 
 mod csv;
+mod dns_matcher;
+mod literals;
 mod loaders;
 mod matcher;
 mod model;
+mod sampled;
+mod space;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -24,7 +28,8 @@ pub use loaders::{add_censoredplanet, from_ooni_csv, from_toml, load_path};
 pub use matcher::Hit;
 pub use model::{Location, Pattern, Rejected, Signature, SignatureSet, in_network, parse_network};
 
-use matcher::{DnsMatcher, HttpMatcher};
+use dns_matcher::DnsMatcher;
+use matcher::HttpMatcher;
 
 /// Why signatures could not be loaded.
 #[derive(Debug, thiserror::Error)]

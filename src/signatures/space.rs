@@ -1,0 +1,174 @@
+//! One search space (the server stream, or the value of one header name): every
+//! literal any signature of that space looks for, indexed once, so that a text
+//! is scanned once however many signatures there are: long literals through a
+//! sampled gram index ([`Sampled`]), short ones through one Aho-Corasick
+//! automaton.
+//!
+//! One automaton over all literals was tried and measured: its DFA for the
+//! published sets is tens of MB, and HTML keeps it away from its start state
+//! (hundreds of patterns begin with `<title>` or `http://`), so it ran at ~5 ns
+//! a byte, slower than the sampled index. The short literals are few, and their
+//! automaton small.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use super::sampled::{LONG, Sampled};
+
+/// What a literal occurrence is checked for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Check {
+    /// The occurrence is the match.
+    Contains,
+    /// The occurrence must start the location.
+    Prefix,
+    /// The occurrence must be the whole location, surrounding whitespace aside.
+    Full,
+    /// The occurrence satisfies set `bit` of the regex at this index of
+    /// [`super::matcher::HttpMatcher`]'s regex table.
+    Factor {
+        /// Index into the regex table.
+        regex: u32,
+        /// Which literal set of that regex.
+        bit: u8,
+    },
+}
+
+/// One signature's interest in a literal.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Entry {
+    /// Index of the signature in the database.
+    pub sig: usize,
+    /// What an occurrence must satisfy.
+    pub check: Check,
+    /// Looks at the body only (else the whole space).
+    pub body_only: bool,
+}
+
+/// Literals of one space and the entries each stands for.
+#[derive(Default)]
+pub(crate) struct Space {
+    literals: Vec<Vec<u8>>,
+    entries: Vec<Vec<Entry>>,
+    /// Literal → its index, while building.
+    index: HashMap<Vec<u8>, usize>,
+    /// SIMD (Teddy) searcher over the short non-empty literals, when the CPU
+    /// and their number allow (Aho-Corasick's own automaton uses it as a
+    /// prefilter only for leftmost semantics, not for the overlapping search
+    /// that reporting every occurrence needs). Its pattern ids index
+    /// `pattern_literal`.
+    packed: Option<aho_corasick::packed::Searcher>,
+    /// For each short literal (by pattern id), the other short literals of
+    /// which it is a prefix or that are a prefix of it: the only ones that can
+    /// occur at the same start.
+    related: Vec<Vec<usize>>,
+    /// Automaton over the short literals otherwise; standard semantics with
+    /// overlapping iteration reports every occurrence of every literal.
+    ac: Option<AhoCorasick>,
+    /// Pattern id → literal index.
+    pattern_literal: Vec<usize>,
+    /// The long literals.
+    long: Option<Sampled>,
+    /// The empty literal (a `full` pattern that was only whitespace, say): it
+    /// occurs everywhere, so it is checked apart instead of in the automaton.
+    empty: Option<usize>,
+    /// Regexes without a usable literal, run on every text: indexes into the
+    /// regex table.
+    pub always: Vec<u32>,
+}
+
+impl Space {
+    /// Records that `e` looks for `lit`.
+    pub fn add_literal(&mut self, lit: &[u8], e: Entry) {
+        let i = match self.index.get(lit) {
+            Some(&i) => i,
+            None => {
+                self.literals.push(lit.to_vec());
+                self.entries.push(Vec::new());
+                self.index.insert(lit.to_vec(), self.literals.len() - 1);
+                self.literals.len() - 1
+            }
+        };
+        self.entries[i].push(e);
+    }
+
+    /// Builds the automaton once every literal is in.
+    pub fn build(&mut self) -> Result<(), aho_corasick::BuildError> {
+        self.index = HashMap::new();
+        self.empty = self.literals.iter().position(Vec::is_empty);
+        let (long, short): (Vec<usize>, Vec<usize>) = (0..self.literals.len())
+            .filter(|&i| !self.literals[i].is_empty())
+            .partition(|&i| self.literals[i].len() >= LONG);
+        if !long.is_empty() {
+            self.long = Some(Sampled::new(&self.literals, &long));
+        }
+        if !short.is_empty() {
+            let pats: Vec<&[u8]> = short.iter().map(|&i| self.literals[i].as_slice()).collect();
+            self.packed = aho_corasick::packed::Config::new()
+                .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+                .builder()
+                .extend(&pats)
+                .build();
+            if self.packed.is_some() {
+                self.related = pats
+                    .iter()
+                    .enumerate()
+                    .map(|(a, pa)| {
+                        (0..pats.len())
+                            .filter(|&b| {
+                                b != a && (pa.starts_with(pats[b]) || pats[b].starts_with(pa))
+                            })
+                            .collect()
+                    })
+                    .collect();
+            } else {
+                self.ac = Some(
+                    AhoCorasick::builder()
+                        .match_kind(MatchKind::Standard)
+                        .build(&pats)?,
+                );
+            }
+        }
+        self.pattern_literal = short;
+        Ok(())
+    }
+
+    /// The entries of the empty literal (it occurs everywhere; where it counts
+    /// depends on each entry's check, so the caller places it).
+    pub fn empty_entries(&self) -> &[Entry] {
+        self.empty.map_or(&[], |i| &self.entries[i])
+    }
+
+    /// Calls `f(start, end, entries)` for every occurrence of every non-empty
+    /// literal of the space in `text` (short literals first).
+    pub fn scan(&self, text: &[u8], mut f: impl FnMut(usize, usize, &[Entry])) {
+        if let Some(pk) = &self.packed {
+            // Leftmost-first finds one literal per start: resume one byte
+            // later, and try the literals related to the one found, so that
+            // overlapping and same-start occurrences are all seen.
+            let mut at = 0;
+            while let Some(m) = pk.find_in(text, aho_corasick::Span::from(at..text.len())) {
+                let st = m.start();
+                let pid = m.pattern().as_usize();
+                for &p in std::iter::once(&pid).chain(&self.related[pid]) {
+                    let li = self.pattern_literal[p];
+                    if text[st..].starts_with(&self.literals[li]) {
+                        f(st, st + self.literals[li].len(), &self.entries[li]);
+                    }
+                }
+                at = st + 1;
+            }
+        } else if let Some(ac) = &self.ac {
+            for m in ac.find_overlapping_iter(text) {
+                let li = self.pattern_literal[m.pattern().as_usize()];
+                f(m.start(), m.end(), &self.entries[li]);
+            }
+        }
+        if let Some(long) = &self.long {
+            long.scan(&self.literals, text, |start, li| {
+                f(start, start + self.literals[li].len(), &self.entries[li])
+            });
+        }
+    }
+}
