@@ -114,18 +114,18 @@ fn transport_of<'a>(t: &TransportSlice<'a>) -> (Transport<'a>, &'a [u8]) {
         TransportSlice::Tcp(tcp) => {
             let hs = tcp.header_slice();
             let flags = u16::from_be_bytes([hs[12], hs[13]]) & 0x01ff;
-            (
-                Transport::Tcp(TcpHeader {
-                    sport: tcp.source_port(),
-                    dport: tcp.destination_port(),
-                    seq: tcp.sequence_number(),
-                    ack: tcp.acknowledgment_number(),
-                    flags: TcpFlags(flags),
-                    window: tcp.window_size(),
-                    options_raw: hs.get(20..).unwrap_or(&[]),
-                }),
-                tcp.payload(),
-            )
+            let mut h = TcpHeader {
+                sport: tcp.source_port(),
+                dport: tcp.destination_port(),
+                seq: tcp.sequence_number(),
+                ack: tcp.acknowledgment_number(),
+                flags: TcpFlags(flags),
+                window: tcp.window_size(),
+                options_raw: hs.get(20..).unwrap_or(&[]),
+                has_ts_option: false,
+            };
+            h.has_ts_option = !h.options_raw.is_empty() && h.options().timestamps.is_some();
+            (Transport::Tcp(h), tcp.payload())
         }
         TransportSlice::Udp(udp) => (
             Transport::Udp(UdpHeader {

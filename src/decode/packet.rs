@@ -133,6 +133,9 @@ pub struct TcpHeader<'a> {
     pub window: u16,
     /// Raw option bytes; parse with [`TcpHeader::options`] when needed.
     pub options_raw: &'a [u8],
+    /// Whether the options carry a timestamp (worked out while the header is in
+    /// cache: the parallel path reads packets again long after decoding them).
+    pub has_ts_option: bool,
 }
 
 impl TcpHeader<'_> {
@@ -183,7 +186,7 @@ impl TcpHeader<'_> {
 
     /// Whether the TCP timestamp option is present (cheaper than [`Self::options`]).
     pub fn has_timestamps(&self) -> bool {
-        self.options().timestamps.is_some()
+        self.has_ts_option
     }
 }
 

@@ -175,6 +175,23 @@ impl<'c> FlowTable<'c> {
         std::mem::take(&mut self.finished)
     }
 
+    /// The flows that have ended since they were last taken or judged.
+    pub fn finished(&self) -> &[Box<Flow<'c>>] {
+        &self.finished
+    }
+
+    /// Runs `judge` on every ended flow, in the order of [`finished`]
+    /// (FlowTable::finished), then keeps the flows' memory for later flows.
+    pub fn judge_finished<T>(&mut self, mut judge: impl FnMut(&Flow<'c>) -> T) -> Vec<T> {
+        let mut finished = std::mem::take(&mut self.finished);
+        let out = finished.iter().map(|f| judge(f)).collect();
+        for f in finished.drain(..) {
+            self.recycle(f);
+        }
+        self.finished = finished;
+        out
+    }
+
     /// Hands back a judged flow for reuse by a later one.
     pub fn recycle(&mut self, f: Box<Flow<'c>>) {
         if self.spare.len() < MAX_SPARE {

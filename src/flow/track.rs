@@ -463,24 +463,16 @@ impl Baseline {
             if t.window == 0 && !t.flags.rst() {
                 self.zero_windows += 1;
             }
-            if !t.options_raw.is_empty() {
-                let o = t.options();
-                if o.timestamps.is_some() {
-                    self.ts_option_pkts += 1;
-                }
-                if t.flags.syn() && self.syn.is_none() {
-                    self.syn = Some(SynInfo {
-                        frame: p.frame,
-                        ts: p.ts.0,
-                        seq: t.seq,
-                        ttl: p.ip.ttl,
-                        ip_id: p.ip.ip_id,
-                        window: t.window,
-                        options: o,
-                        df: p.ip.df,
-                    });
-                }
-            } else if t.flags.syn() && self.syn.is_none() {
+            if t.has_ts_option {
+                self.ts_option_pkts += 1;
+            }
+            if t.flags.syn() && self.syn.is_none() {
+                // Only a SYN's options are read in full (they are its baseline).
+                let options = if t.options_raw.is_empty() {
+                    TcpOptions::default()
+                } else {
+                    t.options()
+                };
                 self.syn = Some(SynInfo {
                     frame: p.frame,
                     ts: p.ts.0,
@@ -488,7 +480,7 @@ impl Baseline {
                     ttl: p.ip.ttl,
                     ip_id: p.ip.ip_id,
                     window: t.window,
-                    options: TcpOptions::default(),
+                    options,
                     df: p.ip.df,
                 });
             }

@@ -24,8 +24,11 @@ struct Scratch {
     down: Vec<u8>,
 }
 
+/// A judged flow's records: its flow record and its findings.
+type Judged = (FlowRecord, Vec<Finding>);
+
 /// Identifies a finished flow, runs the detectors on it and makes its records.
-fn judge(f: &Flow<'_>, context: &CaptureContext, s: &mut Scratch) -> (FlowRecord, Vec<Finding>) {
+fn judge(f: &Flow<'_>, context: &CaptureContext, s: &mut Scratch) -> Judged {
     let up = f.dirs[TO_SERVER].stream.assemble(&mut s.up);
     let down = f.dirs[TO_CLIENT].stream.assemble(&mut s.down);
     let app = crate::proto::identify_streams(f, up, down);
@@ -74,40 +77,51 @@ impl Emitter {
         // every path, so this sample is the same for any thread count.
         let held: usize = shards.tables.iter().map(|t| t.held()).sum();
         self.peak_live = self.peak_live.max(held as u64);
-        let mut batch: Vec<Box<Flow<'_>>> = Vec::new();
-        for t in &mut shards.tables {
-            batch.extend(t.take_finished());
+        // Capture-wide context first, in a fixed order (first frame, then id), so
+        // that what a detector knows never depends on which shard a flow was in.
+        let mut order: Vec<(u64, u64, usize, usize)> = Vec::new();
+        for (s, t) in shards.tables.iter().enumerate() {
+            for (i, f) in t.finished().iter().enumerate() {
+                order.push((f.first_frame, f.id, s, i));
+            }
         }
-        // Capture-wide context first, in a fixed order, so that what a detector
-        // knows never depends on which shard finished first.
-        batch.sort_unstable_by_key(|f| (f.first_frame, f.id));
-        for f in &batch {
-            self.context.observe(f);
+        order.sort_unstable();
+        for &(_, _, s, i) in &order {
+            if let Some(f) = shards.tables[s].finished().get(i) {
+                self.context.observe(f);
+            }
         }
         // Judging a flow reads only the flow and the context: on the parallel path
-        // the batch is judged on every core, in order.
+        // the shards are judged on every core, and each keeps its judged flows'
+        // memory for its next flows.
         let context = &self.context;
-        let judged: Vec<(FlowRecord, Vec<Finding>)> = match pool {
+        let mut judged: Vec<Vec<Option<Judged>>> = match pool {
             Some(pool) => pool.install(|| {
-                batch
-                    .par_iter()
-                    .map_init(Scratch::default, |s, f| judge(f, context, s))
+                shards
+                    .tables
+                    .par_iter_mut()
+                    .map_init(Scratch::default, |s, t| {
+                        t.judge_finished(|f| Some(judge(f, context, s)))
+                    })
                     .collect()
             }),
             None => {
                 let s = &mut self.scratch;
-                batch.iter().map(|f| judge(f, context, s)).collect()
+                shards
+                    .tables
+                    .iter_mut()
+                    .map(|t| t.judge_finished(|f| Some(judge(f, context, s))))
+                    .collect()
             }
         };
         self.evicted = shards.tables.iter().map(|t| t.evicted).sum();
-        for (r, findings) in judged {
+        for (_, _, s, i) in order {
+            let Some((r, findings)) = judged.get_mut(s).and_then(|v| v.get_mut(i)?.take()) else {
+                continue;
+            };
             self.flows += 1;
             out.push_back(Record::Flow(r));
             out.extend(findings.into_iter().map(Record::Tamper));
-        }
-        // The judged flows' memory serves the next flows of their shard.
-        for f in batch {
-            shards.tables[crate::flow::shard_of(&f.key)].recycle(f);
         }
     }
 

@@ -31,6 +31,8 @@ use crate::flow::{FlowKey, FlowTable, SHARDS, shard_of, shard_of_packet};
 pub(crate) struct Shards<'c> {
     pub tables: Vec<FlowTable<'c>>,
     pub defrag: Defragmenter,
+    /// The parallel path's per-range packet lists, reused from window to window.
+    pub spare_buckets: Vec<parallel::Buckets<'c>>,
 }
 
 impl<'c> Shards<'c> {
@@ -38,6 +40,7 @@ impl<'c> Shards<'c> {
         Shards {
             tables: (0..SHARDS).map(|_| FlowTable::new(cfg)).collect(),
             defrag: Defragmenter::default(),
+            spare_buckets: Vec::new(),
         }
     }
 

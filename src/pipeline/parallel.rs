@@ -21,10 +21,20 @@ struct RangeOut<'a> {
     frags: Vec<Packet<'a>>,
 }
 
-fn walk_range<'a>(bytes: &'a [u8], start: usize, end: usize, state: WalkState) -> RangeOut<'a> {
+/// One range's per-shard packet lists, kept from window to window so that their
+/// memory is allocated once.
+pub(crate) type Buckets<'a> = Vec<Vec<Packet<'a>>>;
+
+fn walk_range<'a>(
+    bytes: &'a [u8],
+    start: usize,
+    end: usize,
+    state: WalkState,
+    mut buckets: Buckets<'a>,
+) -> RangeOut<'a> {
     let mut w = Walker::new(bytes, start, end, state, 1);
     let mut counts = Counts::default();
-    let mut buckets: Vec<Vec<Packet<'a>>> = (0..SHARDS).map(|_| Vec::new()).collect();
+    buckets.resize_with(SHARDS, Vec::new);
     let mut frags = Vec::new();
     for frame in w.by_ref() {
         counts.frame(&frame);
@@ -82,9 +92,14 @@ pub(crate) fn run_window<'c>(
         .enumerate()
         .map(|(i, &s)| (s, starts.get(i + 1).copied().unwrap_or(window_end)))
         .collect();
+    let sets: Vec<Buckets<'c>> = ranges
+        .iter()
+        .map(|_| shards.spare_buckets.pop().unwrap_or_default())
+        .collect();
     let mut outs: Vec<RangeOut<'_>> = ranges
         .par_iter()
-        .map(|&(s, e)| walk_range(bytes, s, e, state.clone()))
+        .zip(sets)
+        .map(|(&(s, e), b)| walk_range(bytes, s, e, state.clone(), b))
         .collect();
 
     // Check the chain: each range must start exactly where the previous one ended,
@@ -99,7 +114,9 @@ pub(crate) fn run_window<'c>(
         let start_i = ranges[i].0;
         if prev.end_pos != start_i || prev.end_state != *state {
             let (p, st, end) = (prev.end_pos, prev.end_state.clone(), outs[i].end);
-            outs[i] = walk_range(bytes, p, end, st);
+            let mut b = std::mem::take(&mut outs[i].buckets);
+            b.iter_mut().for_each(Vec::clear);
+            outs[i] = walk_range(bytes, p, end, st, b);
         }
         i += 1;
     }
@@ -151,12 +168,19 @@ pub(crate) fn run_window<'c>(
         });
 
     let last = outs.last();
-    WindowEnd {
+    let end = WindowEnd {
         pos: last.map(|o| o.end_pos).unwrap_or(pos),
         state: last
             .map(|o| o.end_state.clone())
             .unwrap_or_else(|| state.clone()),
         next_index: base + 1,
         stop: last.and_then(|o| o.stop.clone()),
+    };
+    // Keep the packet lists' memory for the next window.
+    for out in outs {
+        let mut b = out.buckets;
+        b.iter_mut().for_each(Vec::clear);
+        shards.spare_buckets.push(b);
     }
+    end
 }
