@@ -244,6 +244,10 @@ impl<'c> Flow<'c> {
                         d.stream.insert_copy(off, p.payload, p.frame);
                     }
                 }
+                if d.datagrams.capacity() == 0 {
+                    // Most datagram flows carry one or two datagrams each way.
+                    d.datagrams.reserve_exact(2);
+                }
                 d.datagrams.push(PktBrief {
                     frame: p.frame,
                     ts: p.ts.0,

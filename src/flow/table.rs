@@ -101,7 +101,7 @@ pub struct FlowTable<'c> {
 /// Most judged flows a shard keeps for reuse: about what a shard ends per
 /// window in a busy capture (more are freed; a burst of flows ending together
 /// is not worth holding memory for).
-const MAX_SPARE: usize = 128;
+const MAX_SPARE: usize = 64;
 
 /// Queues a flow under its timeout when that changed (or it is new).
 #[inline]
@@ -271,7 +271,7 @@ impl<'c> FlowTable<'c> {
                 queue(&mut self.expiry, &self.limits, f);
             }
         }
-        if self.expiry.len() > 2 * self.map.len() + 4096 {
+        if self.expiry.len() > 2 * self.map.len() + 512 {
             // Mostly entries of flows that ended or moved to a shorter timeout.
             let limits = self.limits;
             self.expiry.rebuild(self.map.values().filter_map(|f| {
