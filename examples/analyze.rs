@@ -15,6 +15,34 @@ use clap::Parser;
 use tamperscope::report::{Record, Report, summary, write_record};
 use tamperscope::{Analyzer, Config};
 
+/// Records handed from the analysis thread to the writer at a time.
+const BATCH: usize = 512;
+
+/// Where records go: JSON Lines on stdout, or a report for the summary.
+struct Sink {
+    jsonl: bool,
+    report: Report,
+    error: Option<String>,
+}
+
+impl Sink {
+    fn take<W: Write>(&mut self, out: &mut W, rec: Record) -> std::io::Result<()> {
+        if let Record::Stats(s) = &rec {
+            self.error = s.error.clone();
+        }
+        if self.jsonl {
+            return write_record(out, &rec);
+        }
+        match rec {
+            Record::Flow(f) => self.report.flows.push(f),
+            Record::Tamper(t) => self.report.findings.push(t),
+            Record::Stats(s) => self.report.stats = s,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
 /// The capture analysed when no FILE is given.
 const BUNDLED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sample.pcap");
 
@@ -78,32 +106,60 @@ fn main() -> ExitCode {
     let mut analysis = analyzer.records(&cap);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let mut report = Report::default();
-    let mut error: Option<String> = None;
-    while let Some(rec) = analysis.next() {
-        if let Some(b) = &bar {
-            b.set_position(analysis.progress().0 as u64);
-        }
-        if let Record::Stats(s) = &rec {
-            error = s.error.clone();
-        }
-        if args.jsonl {
-            if let Err(e) = write_record(&mut out, &rec) {
-                if e.kind() == std::io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
+    let mut sink = Sink {
+        jsonl: args.jsonl,
+        report: Report::default(),
+        error: None,
+    };
+    let written: std::io::Result<()> = if args.jsonl && args.threads != 1 {
+        // With more than one thread, the records are written on this thread
+        // while the analysis goes on on another, in batches: writing JSON is then
+        // no longer a serial step between windows.
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(4);
+            let bar = &bar;
+            scope.spawn(move || {
+                let mut batch = Vec::with_capacity(BATCH);
+                while let Some(rec) = analysis.next() {
+                    batch.push(rec);
+                    if batch.len() == BATCH {
+                        if let Some(b) = bar {
+                            b.set_position(analysis.progress().0 as u64);
+                        }
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        if tx.send(full).is_err() {
+                            return; // the writer stopped (closed pipe)
+                        }
+                    }
                 }
-                eprintln!("error: writing output: {e}");
-                return ExitCode::from(1);
+                let _ = tx.send(batch);
+            });
+            for batch in rx {
+                for rec in batch {
+                    sink.take(&mut out, rec)?;
+                }
             }
-        } else {
-            match rec {
-                Record::Flow(f) => report.flows.push(f),
-                Record::Tamper(t) => report.findings.push(t),
-                Record::Stats(s) => report.stats = s,
-                _ => {}
+            Ok(())
+        })
+    } else {
+        (|| {
+            while let Some(rec) = analysis.next() {
+                if let Some(b) = &bar {
+                    b.set_position(analysis.progress().0 as u64);
+                }
+                sink.take(&mut out, rec)?;
             }
+            Ok(())
+        })()
+    };
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return ExitCode::SUCCESS;
         }
+        eprintln!("error: writing output: {e}");
+        return ExitCode::from(1);
     }
+    let (report, error) = (sink.report, sink.error);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
