@@ -57,7 +57,8 @@ impl Timestamp {
         put(&mut b, 14, 2, ((tod / 60) % 60) as u64);
         put(&mut b, 17, 2, (tod % 60) as u64);
         put(&mut b, 20, 6, micros as u64);
-        b.iter().map(|&c| c as char).collect()
+        // Only ASCII digits and separators were written.
+        std::str::from_utf8(&b).unwrap_or_default().to_owned()
     }
 }
 

@@ -93,7 +93,7 @@ impl<W: Write> Out<'_, W> {
     }
 
     fn str(&mut self, s: &str) -> io::Result<()> {
-        if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        if needs_escape(s.as_bytes()) {
             return serde_json::to_writer(&mut *self.w, s).map_err(io::Error::other);
         }
         self.w.write_all(b"\"")?;
@@ -107,6 +107,33 @@ impl<W: Write> Out<'_, W> {
             None => self.raw(b"null"),
         }
     }
+}
+
+/// Whether `b` holds a byte JSON escapes (a control character, `"` or `\\`),
+/// eight bytes at a time. It may say yes for a string that needs nothing (the
+/// word tricks can carry into a neighbouring byte); such a string just goes
+/// through serde_json. It never says no for one that needs escaping.
+fn needs_escape(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        let v = u64::from_le_bytes(a);
+        let control = v.wrapping_sub(ONES * 0x20) & !v & HIGH != 0;
+        if control
+            || has_zero(v ^ (ONES * u64::from(b'"')))
+            || has_zero(v ^ (ONES * u64::from(b'\\')))
+        {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&c| c < 0x20 || c == b'"' || c == b'\\')
 }
 
 #[cfg(test)]
@@ -142,6 +169,25 @@ mod tests {
                 serde_json::Value::String("ok".into())
             },
         }
+    }
+
+    #[test]
+    fn escape_check_never_misses() {
+        for i in 0..300usize {
+            for bad in [0x00u8, 0x1f, b'"', b'\\', b'\n'] {
+                let mut s = vec![b'a'; i % 23 + 1];
+                let at = i % s.len();
+                s[at] = bad;
+                assert!(needs_escape(&s), "{s:?}");
+            }
+            let fine: Vec<u8> = (0..(i % 40)).map(|k| b' ' + (k as u8 % 60)).collect();
+            let expected = fine.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\');
+            if expected {
+                assert!(needs_escape(&fine));
+            }
+        }
+        assert!(!needs_escape(b"2026-11-28T10:13:24.921681Z"));
+        assert!(!needs_escape("ünïcødé.example".as_bytes()));
     }
 
     #[test]
