@@ -30,9 +30,16 @@
 //!   the peer already acknowledged) and a bounded buffer of its first bytes (the
 //!   first datagrams, for UDP). [`flow::zeek`] reproduces Zeek's `conn_state` and
 //!   `history`. This is the only per-packet state; it is bounded per flow.
+//!   Timeouts depend on a flow's state (open or closed TCP, answered DNS, other)
+//!   and each kind has its own first-in-first-out queue of due times, so a
+//!   packet only looks at the queues' heads instead of the table being swept.
+//!   The stream buffers hold views into the map, not copies; a judged flow's
+//!   allocations are reused by the next flow of its shard.
 //! - When a flow ends (FIN/RST and linger, idle timeout, eviction, end of
 //!   capture) it is judged once: [`proto`] names its application protocol from
-//!   the buffered first bytes (one file per protocol, cheapest checks first) and
+//!   the buffered first bytes (assembled, when they span segments, in one
+//!   scratch buffer per judging thread; one file per protocol, cheapest checks
+//!   first) and
 //!   extracts the names that trigger censorship (SNI, HTTP Host, DNS name);
 //!   [`detect`] runs one small detector per mechanism over the finished flow and a
 //!   little capture-wide context ([`detect::CaptureContext`]), and emits findings
