@@ -180,8 +180,9 @@ impl<'c> FlowTable<'c> {
         &self.finished
     }
 
-    /// Runs `judge` on every ended flow, in the order of [`finished`]
-    /// (FlowTable::finished), then keeps the flows' memory for later flows.
+    /// Runs `judge` on every ended flow, in the order of
+    /// [`finished`](FlowTable::finished), then keeps the flows' memory for later
+    /// flows.
     pub fn judge_finished<T>(&mut self, mut judge: impl FnMut(&Flow<'c>) -> T) -> Vec<T> {
         let mut finished = std::mem::take(&mut self.finished);
         let out = finished.iter().map(|f| judge(f)).collect();
