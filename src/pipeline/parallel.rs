@@ -121,15 +121,14 @@ pub(crate) fn run_window<'c>(
         i += 1;
     }
 
-    // Number the frames, count, and reassemble fragments in frame order.
+    // Count, and reassemble fragments in frame order. A range numbered its frames
+    // from 1; `bases` says what to add (the packets themselves are renumbered as
+    // they are replayed, on the shards' threads).
     let mut base = next_index - 1;
+    let mut bases = Vec::with_capacity(outs.len());
     let mut reassembled: Vec<Reassembled> = Vec::new();
     for out in &mut outs {
-        for b in &mut out.buckets {
-            for p in b.iter_mut() {
-                p.frame += base;
-            }
-        }
+        bases.push(base);
         for f in &mut out.frags {
             f.frame += base;
             if let Some(r) = shards.defrag.push(f) {
@@ -146,7 +145,7 @@ pub(crate) fn run_window<'c>(
     }
 
     // Replay every shard's packets in capture order, shards in parallel.
-    let outs_ref = &outs;
+    let (outs_ref, bases) = (&outs, &bases);
     shards
         .tables
         .par_iter_mut()
@@ -154,12 +153,16 @@ pub(crate) fn run_window<'c>(
         .enumerate()
         .for_each(|(s, (table, extra))| {
             let mut ex = extra.iter().peekable();
-            for out in outs_ref {
+            for (out, &base) in outs_ref.iter().zip(bases) {
                 for p in &out.buckets[s] {
+                    let p = Packet {
+                        frame: p.frame + base,
+                        ..*p
+                    };
                     while let Some(q) = ex.next_if(|q| q.frame < p.frame) {
                         table.process_transient(q);
                     }
-                    table.process(p);
+                    table.process(&p);
                 }
             }
             for q in ex {
