@@ -8,27 +8,14 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tamperscope::Config;
+use tamperscope::Analyzer;
 use tamperscope::capture::Capture;
-use tamperscope::decode::decode;
-use tamperscope::flow::{Flow, FlowTable, SHARDS, shard_of_packet};
+use tamperscope::flow::Flow;
 use tamperscope::proto::identify;
 
 /// The finished flows of a capture (they borrow its bytes).
 fn finished_flows(cap: &Capture) -> Vec<Box<Flow<'_>>> {
-    let cfg = Config::default();
-    let mut tables: Vec<FlowTable> = (0..SHARDS).map(|_| FlowTable::new(&cfg)).collect();
-    for f in cap.frames() {
-        if let Ok(p) = decode(&f) {
-            tables[shard_of_packet(&p)].process(&p);
-        }
-    }
-    let mut out = Vec::new();
-    for t in &mut tables {
-        t.finish_all();
-        out.extend(t.take_finished());
-    }
-    out
+    Analyzer::default().flows(cap)
 }
 
 fn captures() -> Vec<PathBuf> {

@@ -11,10 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tamperscope::Config;
+use tamperscope::Analyzer;
 use tamperscope::capture::Capture;
-use tamperscope::decode::decode;
-use tamperscope::flow::{FlowTable, SHARDS, TO_CLIENT, shard_of_packet};
+use tamperscope::flow::TO_CLIENT;
 use tamperscope::proto::{http_response, is_status_line};
 use tamperscope::signatures::{
     Location, Pattern, Signature, SignatureSet, Signatures, add_censoredplanet, from_ooni_csv,
@@ -24,20 +23,10 @@ fn server_streams(path: &Path, out: &mut Vec<Vec<u8>>) {
     let Ok(cap) = Capture::open(path, 1 << 32) else {
         return;
     };
-    let cfg = Config::default();
-    let mut tables: Vec<FlowTable> = (0..SHARDS).map(|_| FlowTable::new(&cfg)).collect();
-    for f in cap.frames() {
-        if let Ok(p) = decode(&f) {
-            tables[shard_of_packet(&p)].process(&p);
-        }
-    }
-    for t in &mut tables {
-        t.finish_all();
-        for f in t.take_finished() {
-            let s = f.dirs[TO_CLIENT].stream.bytes();
-            if is_status_line(s) {
-                out.push(s.to_vec());
-            }
+    for f in Analyzer::default().flows(&cap) {
+        let s = f.dirs[TO_CLIENT].stream.bytes();
+        if is_status_line(s) {
+            out.push(s.to_vec());
         }
     }
 }

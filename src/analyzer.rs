@@ -58,6 +58,26 @@ impl Analyzer {
     pub fn records<'c>(&self, cap: &'c Capture) -> Analysis<'c> {
         Analysis::new(cap, self.cfg.clone())
     }
+
+    /// Every flow of a capture as tracked, ended and not judged, on one thread
+    /// and all in memory: for tools, tests and benchmarks that read flow state
+    /// directly (the stream starts, the baselines) rather than records.
+    pub fn flows<'c>(&self, cap: &'c Capture) -> Vec<Box<crate::flow::Flow<'c>>> {
+        let mut tables: Vec<crate::flow::FlowTable<'c>> = (0..crate::flow::SHARDS)
+            .map(|_| crate::flow::FlowTable::new(&self.cfg))
+            .collect();
+        for f in cap.frames() {
+            if let Ok(p) = crate::decode::decode(&f) {
+                tables[crate::flow::shard_of_packet(&p)].process(&p);
+            }
+        }
+        let mut out = Vec::new();
+        for t in &mut tables {
+            t.finish_all();
+            out.extend(t.take_finished());
+        }
+        out
+    }
 }
 
 enum Mode<'c> {
