@@ -1,5 +1,6 @@
 //! The one-pass matcher against a naive one that checks every signature on its
-//! own (`memmem`, `starts_with`, a trimmed comparison, `Regex::find`): both must
+//! own (`memmem`, `starts_with`, a trimmed comparison, `Regex::find`, up to the
+//! first match end): both must
 //! give the same verdict, the same hits, the same locations and offsets, on
 //! the server streams of the lab captures and on responses made from the
 //! signatures themselves.
@@ -65,7 +66,15 @@ impl Naive {
             _ if raw => None,
             Pattern::Contains(t) => memchr::memmem::find(hay, t.as_bytes()),
             Pattern::Prefix(t) => hay.starts_with(t.as_bytes()).then_some(0),
-            Pattern::Regex(_) => self.regexes[i].as_ref()?.find(hay).map(|m| m.start()),
+            // The start of the first match to end (the matcher does not look
+            // for the longest match, only for one).
+            Pattern::Regex(_) => {
+                let re = self.regexes[i].as_ref()?;
+                let end = re.shortest_match(hay)?;
+                re.find(&hay[..end])
+                    .or_else(|| re.find(hay))
+                    .map(|m| m.start())
+            }
             _ => None,
         }
     }

@@ -283,11 +283,29 @@ impl HttpMatcher {
                 continue;
             };
             let hay = if rs.body_only { body } else { text };
-            if let Some(m) = rs.re.find(hay) {
-                record(out, scan_start, rs.sig, m.start(), loc(rs.body_only));
+            if let Some(start) = first_match(&rs.re, hay) {
+                record(out, scan_start, rs.sig, start, loc(rs.body_only));
             }
         }
     }
+}
+
+/// Where the first match of `re` in `hay` to end starts: the leftmost-first
+/// match of the text up to that end.
+///
+/// The published patterns are compiled with a dot that matches newlines, so
+/// the leftmost-first match of `Set-Cookie:.*domain=\.` runs to the last
+/// `domain=.` of the response: finding it means scanning the whole response.
+/// The earliest end is found by a search that stops there, and the match is
+/// then looked for in the text before it only. A signature hit needs a match,
+/// not the longest one; the offset is evidence of where.
+fn first_match(re: &Regex, hay: &[u8]) -> Option<usize> {
+    let end = re.shortest_match(hay)?;
+    // An assertion at the cut (`\B`, `$`) can fail there though it held in the
+    // whole text: then the whole text is searched after all.
+    re.find(&hay[..end])
+        .or_else(|| re.find(hay))
+        .map(|m| m.start())
 }
 
 /// The range of `b` without leading and trailing ASCII whitespace.
@@ -301,4 +319,25 @@ fn trim_range(b: &[u8]) -> (usize, usize) {
         .rposition(|c| !c.is_ascii_whitespace())
         .map_or(start, |i| i + 1);
     (start, end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_match_stops_at_the_first_end() {
+        let re = super::super::literals::compile_regex(r"Set-Cookie:.*domain=\.").unwrap();
+        let hay = b"X\r\nSet-Cookie: a=1; domain=.x.org\r\nSet-Cookie: b=2; domain=.y.org\r\n";
+        assert_eq!(first_match(&re, hay), Some(3));
+        assert_eq!(first_match(&re, b"Set-Cookie: a=1"), None);
+    }
+
+    /// An assertion that fails at the cut: the whole text decides.
+    #[test]
+    fn first_match_assertion_at_the_cut() {
+        let re = super::super::literals::compile_regex(r"ab\B").unwrap();
+        assert_eq!(first_match(&re, b"xx abc"), Some(3));
+        assert_eq!(first_match(&re, b"xx ab."), None);
+    }
 }

@@ -11,6 +11,7 @@
 //! response is not a block page, whatever else matches (Censored Planet checks
 //! its false positives first; OONI's `fp` scope serves the same purpose).
 
+mod background;
 mod csv;
 mod dns_matcher;
 mod literals;

@@ -1,7 +1,7 @@
 //! One search space (the server stream, or the value of one header name): every
 //! literal any signature of that space looks for, indexed once, so that a text
 //! is scanned once however many signatures there are: long literals through a
-//! sampled gram index ([`Sampled`]), short ones through one Aho-Corasick
+//! sampled gram index ([`super::sampled`]), short ones through one Aho-Corasick
 //! automaton.
 //!
 //! One automaton over all literals was tried and measured: its DFA for the
@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-use super::sampled::{LONG, Sampled};
+use super::sampled::{LONG, Narrow, WIDE, Wide};
 
 /// What a literal occurrence is checked for.
 #[derive(Clone, Copy, Debug)]
@@ -68,8 +68,9 @@ pub(crate) struct Space {
     ac: Option<AhoCorasick>,
     /// Pattern id → literal index.
     pattern_literal: Vec<usize>,
-    /// The long literals.
-    long: Option<Sampled>,
+    /// The long literals, by tier.
+    narrow: Option<Narrow>,
+    wide: Option<Wide>,
     /// The empty literal (a `full` pattern that was only whitespace, say): it
     /// occurs everywhere, so it is checked apart instead of in the automaton.
     empty: Option<usize>,
@@ -100,8 +101,13 @@ impl Space {
         let (long, short): (Vec<usize>, Vec<usize>) = (0..self.literals.len())
             .filter(|&i| !self.literals[i].is_empty())
             .partition(|&i| self.literals[i].len() >= LONG);
-        if !long.is_empty() {
-            self.long = Some(Sampled::new(&self.literals, &long));
+        let (wide, narrow): (Vec<usize>, Vec<usize>) =
+            long.iter().partition(|&&i| self.literals[i].len() >= WIDE);
+        if !narrow.is_empty() {
+            self.narrow = Some(Narrow::new(&self.literals, &narrow));
+        }
+        if !wide.is_empty() {
+            self.wide = Some(Wide::new(&self.literals, &wide));
         }
         if !short.is_empty() {
             let pats: Vec<&[u8]> = short.iter().map(|&i| self.literals[i].as_slice()).collect();
@@ -165,8 +171,13 @@ impl Space {
                 f(m.start(), m.end(), &self.entries[li]);
             }
         }
-        if let Some(long) = &self.long {
-            long.scan(&self.literals, text, |start, li| {
+        if let Some(narrow) = &self.narrow {
+            narrow.scan(&self.literals, text, |start, li| {
+                f(start, start + self.literals[li].len(), &self.entries[li])
+            });
+        }
+        if let Some(wide) = &self.wide {
+            wide.scan(&self.literals, text, |start, li| {
                 f(start, start + self.literals[li].len(), &self.entries[li])
             });
         }
