@@ -10,6 +10,10 @@ use crate::error::Result;
 use crate::pipeline::{Counts, Emitter, Shards};
 use crate::report::{Record, Report, Stats};
 
+/// Bytes of capture the parallel path walks and decodes at a time (see
+/// [`Analysis::advance`]).
+const PARALLEL_CHUNK: usize = 2 << 20;
+
 /// Analyses captures with one [`Config`].
 #[derive(Clone, Debug, Default)]
 pub struct Analyzer {
@@ -201,21 +205,34 @@ impl<'c> Analysis<'c> {
                 } else {
                     let end = pos.saturating_add(window).min(bytes.len());
                     let (shards, counts) = (&mut self.shards, &mut self.counts);
-                    let (p, st, ni, parts) = (*pos, state.clone(), *next_index, *parts);
                     let Some(pool) = self.pool.as_ref() else {
                         self.mode = Mode::Done;
                         return false;
                     };
-                    let r = pool.install(|| {
-                        crate::pipeline::run_parallel(bytes, p, end, &st, ni, parts, shards, counts)
-                    });
-                    *pos = r.pos;
-                    *state = r.state;
-                    *next_index = r.next_index;
-                    self.progress = r.pos.min(bytes.len());
-                    if r.stop.is_some() || r.pos >= bytes.len() || r.pos <= p {
-                        self.stop = r.stop;
-                        self.mode = Mode::Done;
+                    // The window is walked in chunks: the decoded packets of a
+                    // chunk are held until its shards have replayed them, and a
+                    // window of small packets (DNS) holds ten times more of them
+                    // than its bytes suggest. The records still end at `end`.
+                    loop {
+                        let (p, st, ni, parts) = (*pos, state.clone(), *next_index, *parts);
+                        let chunk_end = p.saturating_add(PARALLEL_CHUNK).min(end);
+                        let r = pool.install(|| {
+                            crate::pipeline::run_parallel(
+                                bytes, p, chunk_end, &st, ni, parts, shards, counts,
+                            )
+                        });
+                        *pos = r.pos;
+                        *state = r.state;
+                        *next_index = r.next_index;
+                        self.progress = r.pos.min(bytes.len());
+                        if r.stop.is_some() || r.pos >= bytes.len() || r.pos <= p {
+                            self.stop = r.stop;
+                            self.mode = Mode::Done;
+                            break;
+                        }
+                        if r.pos >= end {
+                            break;
+                        }
                     }
                 }
             }

@@ -58,8 +58,15 @@ impl Direction<'_> {
     fn recycle(&mut self) {
         let mut stream = std::mem::take(&mut self.stream);
         stream.reset(0);
+        // What most flows need is kept; more is freed (see `MAX_SPARE`).
+        let keep = |v: &mut Vec<_>| {
+            if v.capacity() > 2 {
+                *v = Vec::new();
+            }
+            v.clear();
+        };
         let mut closes = std::mem::take(&mut self.closes);
-        closes.clear();
+        keep(&mut closes);
         let mut datagrams = std::mem::take(&mut self.datagrams);
         datagrams.clear();
         let mut after_rst = std::mem::take(&mut self.baseline.after_rst);
@@ -302,6 +309,12 @@ impl<'c> Flow<'c> {
             }
         }
         if (t.flags.rst() || t.flags.fin()) && d.closes.len() < MAX_CLOSES {
+            // Most directions close once (a FIN, or a RST): grow one record at a
+            // time at first, not to the four a `Vec` starts with (a record is
+            // ~200 bytes, and tens of thousands of flows are held at once).
+            if d.closes.len() == d.closes.capacity() {
+                d.closes.reserve_exact(d.closes.len().max(1));
+            }
             d.closes.push(CloseInfo {
                 frame: p.frame,
                 ts: p.ts.0,
@@ -324,6 +337,9 @@ impl<'c> Flow<'c> {
             // The RST itself is not part of the sender's baseline.
         } else {
             if d.closes.iter().any(|c| c.flags & 0x04 != 0) && d.baseline.after_rst.len() < 4 {
+                if d.baseline.after_rst.capacity() == 0 {
+                    d.baseline.after_rst.reserve_exact(1);
+                }
                 d.baseline.after_rst.push(brief);
             }
             d.baseline.last = Some(brief);

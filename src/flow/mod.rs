@@ -12,6 +12,7 @@
 mod connection;
 mod expiry;
 mod key;
+mod map;
 mod stream;
 mod table;
 mod track;

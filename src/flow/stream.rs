@@ -64,6 +64,8 @@ pub struct Insert {
 impl<'c> StreamBuf<'c> {
     /// Most segments held (enough for a handshake of small segments).
     pub const MAX_SEGMENTS: usize = 48;
+    /// Most segment slots a reused buffer keeps allocated.
+    const KEPT_SEGMENTS: usize = 8;
 
     /// An empty buffer keeping at most `cap` bytes.
     pub fn new(cap: u32) -> StreamBuf<'c> {
@@ -171,6 +173,10 @@ impl<'c> StreamBuf<'c> {
     /// Empties the buffer for a new stream of at most `cap` bytes, keeping its
     /// allocations (flows are reused: see `FlowTable`).
     pub fn reset(&mut self, cap: u32) {
+        if self.segs.capacity() > Self::KEPT_SEGMENTS {
+            // A long stream's list is not kept for the short one that follows.
+            self.segs = Vec::new();
+        }
         self.segs.clear();
         self.invalidate();
         self.cap = cap;
@@ -231,7 +237,9 @@ impl<'c> StreamBuf<'c> {
                 return out;
             }
             if self.segs.capacity() == 0 {
-                self.segs.reserve_exact(8);
+                // A request or a short response is one to three segments; a
+                // longer stream doubles from here.
+                self.segs.reserve_exact(4);
             }
             self.segs.push(Segment {
                 offset: off,

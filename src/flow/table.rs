@@ -6,12 +6,12 @@
 //! under the flow cap) never depends on how many threads ran. Time inside a shard
 //! is the latest capture time that shard has seen.
 
-use hashbrown::HashMap;
-use hashbrown::hash_map::Entry;
+use hashbrown::hash_table::Entry;
 
 use super::connection::Flow;
 use super::expiry::{Entry as Due, ExpiryQueues, Timeout};
-use super::key::{Endpoint, FlowKey, StableState};
+use super::key::{Endpoint, FlowKey};
+use super::map::FlowMap;
 use crate::capture::Timestamp;
 use crate::config::Config;
 use crate::decode::{Packet, Transport};
@@ -83,7 +83,7 @@ impl Limits {
 pub struct FlowTable<'c> {
     /// Flows are boxed: a flow is a couple of KiB, and the table, the finished
     /// list and the emitter's sort would otherwise move it around.
-    map: HashMap<FlowKey, Box<Flow<'c>>, StableState>,
+    map: FlowMap<'c>,
     limits: Limits,
     now: Timestamp,
     /// When the flows are due to time out.
@@ -101,7 +101,7 @@ pub struct FlowTable<'c> {
 /// Most judged flows a shard keeps for reuse: about what a shard ends per
 /// window in a busy capture (more are freed; a burst of flows ending together
 /// is not worth holding memory for).
-const MAX_SPARE: usize = 64;
+const MAX_SPARE: usize = 1024;
 
 /// Queues a flow under its timeout when that changed (or it is new).
 #[inline]
@@ -143,7 +143,7 @@ impl<'c> FlowTable<'c> {
     /// An empty shard; the flow cap is split evenly between shards.
     pub fn new(cfg: &Config) -> FlowTable<'c> {
         FlowTable {
-            map: HashMap::with_hasher(StableState::with_seed(0x51ab_c0de)),
+            map: FlowMap::new(),
             limits: Limits {
                 max_flows: (cfg.max_flows / SHARDS).max(1),
                 tcp_idle: cfg.tcp_idle_timeout_ns,
@@ -202,7 +202,7 @@ impl<'c> FlowTable<'c> {
 
     /// Ends every flow (end of capture).
     pub fn finish_all(&mut self) {
-        self.finished.extend(self.map.drain().map(|(_, f)| f));
+        self.finished.extend(self.map.drain());
         self.expiry.rebuild(std::iter::empty());
     }
 
@@ -254,7 +254,7 @@ impl<'c> FlowTable<'c> {
         }
         let stream_cap = self.limits.stream_cap;
         // One lookup per packet.
-        match self.map.entry(key) {
+        match self.map.entry(&key) {
             Entry::Occupied(mut e) => {
                 let f = e.get_mut();
                 let restart = over(&self.limits, f, p.ts.nanos_since(f.last_ts))
@@ -267,7 +267,8 @@ impl<'c> FlowTable<'c> {
                 queue(&mut self.expiry, &self.limits, f);
             }
             Entry::Vacant(e) => {
-                let f = e.insert(fresh(&mut self.spare, key, src, dst, p));
+                let mut e = e.insert(fresh(&mut self.spare, key, src, dst, p));
+                let f = e.get_mut();
                 f.update(p, &src, stream_cap, in_capture);
                 queue(&mut self.expiry, &self.limits, f);
             }

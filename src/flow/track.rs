@@ -164,38 +164,52 @@ pub struct TtlGroup {
 
 /// The TTL values one direction used (up to 4), not counting RSTs: the sender's
 /// TTL baseline, which a forged packet rarely matches.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+///
+/// Nearly every direction uses one TTL, so one group is held inline and the
+/// other three only once a second TTL appears: a flow is held for each live
+/// connection, and four inline groups were a third of its size.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TtlCounts {
-    /// Groups in order of first appearance; unused slots have 0 packets.
-    pub groups: [TtlGroup; 4],
+    /// The first group (unused while it has 0 packets).
+    first: TtlGroup,
+    /// The later groups, in order of first appearance; unused slots have 0
+    /// packets.
+    more: Option<Box<[TtlGroup; 3]>>,
     /// Packets whose TTL did not fit in the table.
     pub other: u32,
 }
 
 impl TtlCounts {
+    fn groups(&self) -> impl Iterator<Item = &TtlGroup> {
+        std::iter::once(&self.first).chain(self.more.iter().flat_map(|m| m.iter()))
+    }
+
     fn add(&mut self, ttl: u8, frame: u64, payload: Option<PktBrief>, flags: u16) {
-        let slot = match self
-            .groups
-            .iter()
-            .position(|g| g.packets > 0 && g.ttl == ttl)
-        {
-            Some(i) => i,
-            None => match self.groups.iter().position(|g| g.packets == 0) {
+        let fresh = || TtlGroup {
+            ttl,
+            first_frame: frame,
+            ..TtlGroup::default()
+        };
+        let g = if self.first.packets == 0 {
+            self.first = fresh();
+            &mut self.first
+        } else if self.first.ttl == ttl {
+            &mut self.first
+        } else {
+            let more = self.more.get_or_insert_with(Default::default);
+            match more.iter().position(|g| g.packets == 0 || g.ttl == ttl) {
                 Some(i) => {
-                    self.groups[i] = TtlGroup {
-                        ttl,
-                        first_frame: frame,
-                        ..TtlGroup::default()
-                    };
-                    i
+                    if more[i].packets == 0 {
+                        more[i] = fresh();
+                    }
+                    &mut more[i]
                 }
                 None => {
                     self.other += 1;
                     return;
                 }
-            },
+            }
         };
-        let g = &mut self.groups[slot];
         g.packets += 1;
         g.last_frame = frame;
         g.flags |= flags;
@@ -207,7 +221,7 @@ impl TtlCounts {
 
     /// The groups in use.
     pub fn used(&self) -> impl Iterator<Item = &TtlGroup> {
-        self.groups.iter().filter(|g| g.packets > 0)
+        self.groups().filter(|g| g.packets > 0)
     }
 
     /// Packets seen with this TTL.

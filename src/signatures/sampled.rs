@@ -245,7 +245,10 @@ mod tests {
     /// A literal at the very end of the text, and texts shorter than a gram.
     #[test]
     fn edges() {
-        let literals = vec![b"blocked-by-the-filter-xyz".to_vec(), b"Forbidden!".to_vec()];
+        let literals = vec![
+            b"blocked-by-the-filter-xyz".to_vec(),
+            b"Forbidden!".to_vec(),
+        ];
         let wide = Wide::new(&literals, &[0]);
         let narrow = Narrow::new(&literals, &[1]);
         let text = b"HTTP/1.1 403 Forbidden!\r\n\r\nblocked-by-the-filter-xyz";
