@@ -29,7 +29,9 @@ impl Detector for Blackhole {
             return;
         }
         let (up, down) = (&f.dirs[TO_SERVER], &f.dirs[TO_CLIENT]);
-        let Some(syn) = up.baseline.syn else { return };
+        let Some(syn) = up.baseline.tcp.syn else {
+            return;
+        };
         // SYNs unanswered.
         if down.pkts == 0
             && up.payload_bytes == 0
@@ -81,7 +83,7 @@ impl Detector for Blackhole {
             }
         }
         // Established, first payload never acknowledged, server silent.
-        let Some(synack) = down.baseline.syn else {
+        let Some(synack) = down.baseline.tcp.syn else {
             return;
         };
         let Some(first_payload) = up.first_payload_frame else {

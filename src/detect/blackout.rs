@@ -52,7 +52,7 @@ impl BlackoutTracker {
     pub fn observe(&mut self, f: &Flow) {
         let (up, down) = (&f.dirs[TO_SERVER], &f.dirs[TO_CLIENT]);
         let attempt = match f.key.proto {
-            6 => up.baseline.syn.is_some(),
+            6 => up.baseline.tcp.syn.is_some(),
             17 => up.pkts > 0 && up.payload_bytes > 0,
             _ => false,
         };

@@ -78,7 +78,11 @@ impl Detector for HttpBlockpage {
             .filter_map(|h| db.get(h.sig))
             .map(|s| s.id.clone())
             .collect();
-        let ts = down.baseline.first_payload.map_or(f.first_ts.0, |p| p.ts);
+        let ts = down
+            .baseline
+            .tcp
+            .first_payload
+            .map_or(f.first_ts.0, |p| p.ts);
         let mut b = FindingBuilder::new(v, "http.blockpage", ts)
             .confidence(if body_start.is_none() { 0.8 } else { 0.9 })
             .frames(vec![first_frame, match_frame])

@@ -46,11 +46,13 @@ impl Detector for HttpInjectedResponse {
         let (up, down) = (&f.dirs[TO_SERVER], &f.dirs[TO_CLIENT]);
         // The handshake is the baseline; a capture that started mid-connection
         // has none.
-        let (Some(syn), Some(synack)) = (up.baseline.syn, down.baseline.syn) else {
+        let (Some(syn), Some(synack)) = (up.baseline.tcp.syn, down.baseline.tcp.syn) else {
             return;
         };
-        let (Some(req), Some(resp)) = (up.baseline.first_payload, down.baseline.first_payload)
-        else {
+        let (Some(req), Some(resp)) = (
+            up.baseline.tcp.first_payload,
+            down.baseline.tcp.first_payload,
+        ) else {
             return;
         };
         if resp.frame < req.frame {

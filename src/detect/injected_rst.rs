@@ -146,7 +146,7 @@ fn ttl_baseline(me: &Direction) -> Option<(u8, u32)> {
 /// The TTL a side's genuine packets carry: its SYN / SYN-ACK's, else its most
 /// common one; with the number of packets behind it.
 fn ttl_reference(me: &Direction) -> Option<(u8, u32)> {
-    match me.baseline.syn {
+    match me.baseline.tcp.syn {
         Some(syn) => Some((syn.ttl, me.baseline.ttl_counts.count(syn.ttl))),
         None => ttl_baseline(me),
     }
@@ -164,11 +164,11 @@ fn packet_signals(f: &Flow, d: usize, c: &CloseInfo) -> Vec<Signal> {
     let base = &me.baseline.ttl_counts;
     if let Some((reference, n)) = ttl_reference(me) {
         let diff = reference.abs_diff(c.ttl);
-        let own = base.count(c.ttl) > 3 || (me.baseline.syn.is_none() && base.count(c.ttl) > 0);
+        let own = base.count(c.ttl) > 3 || (me.baseline.tcp.syn.is_none() && base.count(c.ttl) > 0);
         if !own && diff >= 2 {
             s.push(sig(
                 "ttl_mismatch",
-                if n >= 2 || me.baseline.syn.is_some() {
+                if n >= 2 || me.baseline.tcp.syn.is_some() {
                     0.6
                 } else {
                     0.5
@@ -220,7 +220,7 @@ fn packet_signals(f: &Flow, d: usize, c: &CloseInfo) -> Vec<Signal> {
     }
     // IP ID (IPv4).
     if f.key.lo.addr.is_ipv4() {
-        if let Some(peer_syn) = peer.baseline.syn {
+        if let Some(peer_syn) = peer.baseline.tcp.syn {
             if peer_syn.ip_id != 0 && c.ip_id == peer_syn.ip_id {
                 s.push(sig("ip_id_copies_peer_syn", 0.4, false));
             }
@@ -231,7 +231,9 @@ fn packet_signals(f: &Flow, d: usize, c: &CloseInfo) -> Vec<Signal> {
             {
                 s.push(sig("ip_id_jump", 0.3, false));
             }
-            if c.ip_id == 0 && prev.ip_id != 0 && me.baseline.after_rst.iter().all(|a| a.ip_id != 0)
+            if c.ip_id == 0
+                && prev.ip_id != 0
+                && me.baseline.tcp.after_rst.iter().all(|a| a.ip_id != 0)
             {
                 s.push(sig("ip_id_zero", 0.15, false));
             }
@@ -242,13 +244,15 @@ fn packet_signals(f: &Flow, d: usize, c: &CloseInfo) -> Vec<Signal> {
     }
     let negotiated_ts = me
         .baseline
+        .tcp
         .syn
         .is_some_and(|x| x.options.timestamps.is_some())
         && peer
             .baseline
+            .tcp
             .syn
             .is_some_and(|x| x.options.timestamps.is_some());
-    if negotiated_ts && me.baseline.ts_option_pkts > 0 && !c.has_timestamps {
+    if negotiated_ts && me.baseline.tcp.ts_option_pkts > 0 && !c.has_timestamps {
         s.push(sig("no_timestamp_option", 0.1, false));
     }
     // The claimed sender kept talking after its reset.
@@ -258,6 +262,7 @@ fn packet_signals(f: &Flow, d: usize, c: &CloseInfo) -> Vec<Signal> {
         // differ in TTL by one: not a different sender.
         let later: Vec<_> = me
             .baseline
+            .tcp
             .after_rst
             .iter()
             .filter(|a| a.frame > c.frame && a.ttl.abs_diff(c.ttl) >= 2 && a.flags & SYN == 0)
@@ -271,9 +276,9 @@ fn packet_signals(f: &Flow, d: usize, c: &CloseInfo) -> Vec<Signal> {
     // Faster than the path: the server cannot answer sooner than the handshake RTT
     // measured here (only meaningful when the capture is near the client).
     if d == TO_CLIENT {
-        if let (Some(syn), Some(synack)) = (peer.baseline.syn, me.baseline.syn) {
+        if let (Some(syn), Some(synack)) = (peer.baseline.tcp.syn, me.baseline.tcp.syn) {
             // Only a single SYN and SYN-ACK give a clean RTT (retries stretch it).
-            let clean = peer.baseline.syn_pkts == 1 && me.baseline.syn_pkts == 1;
+            let clean = peer.baseline.tcp.syn_pkts == 1 && me.baseline.tcp.syn_pkts == 1;
             let rtt = if clean { synack.ts - syn.ts } else { 0 };
             // The RST must answer that packet (acknowledge it), not something older.
             let (asked, answers) = match c.trigger {
@@ -344,7 +349,7 @@ fn forged_data(f: &Flow, d: usize) -> Vec<(CloseInfo, Vec<Signal>)> {
     if matches!(mode.ttl, 32 | 64 | 128 | 255) {
         return Vec::new();
     }
-    let syn = me.baseline.syn;
+    let syn = me.baseline.tcp.syn;
     let (reference, after) = match syn {
         Some(x) => (x.ttl, x.frame),
         None if mode.packets >= 2 => (mode.ttl, 0),
@@ -368,9 +373,10 @@ fn forged_data(f: &Flow, d: usize) -> Vec<(CloseInfo, Vec<Signal>)> {
         // that could not reach the server, or be contradicted by the real data.
         let mut s = vec![sig("ttl_mismatch", 0.6, true)];
         let peer = &f.dirs[1 - d];
-        if let (Some(probe), Some(syn)) =
-            (peer.baseline.last_payload_before(b.frame), me.baseline.syn)
-        {
+        if let (Some(probe), Some(syn)) = (
+            peer.baseline.last_payload_before(b.frame),
+            me.baseline.tcp.syn,
+        ) {
             let server_hops = initial_ttl(syn.ttl) - syn.ttl;
             let limited = peer
                 .baseline
@@ -485,7 +491,7 @@ fn judge(v: &FlowView<'_>, d: usize) -> Option<Finding> {
     let forged_frames = frames.clone();
     // The packets they were compared with.
     let mut reference: Vec<u64> = Vec::new();
-    if let Some(syn) = me.baseline.syn {
+    if let Some(syn) = me.baseline.tcp.syn {
         reference.push(syn.frame);
     }
     if let Some(p) = first.prev_same {
@@ -493,6 +499,7 @@ fn judge(v: &FlowView<'_>, d: usize) -> Option<Finding> {
     }
     if let Some(a) = me
         .baseline
+        .tcp
         .after_rst
         .iter()
         .find(|a| a.frame > first.frame && a.ttl != first.ttl)
@@ -543,8 +550,8 @@ fn judge(v: &FlowView<'_>, d: usize) -> Option<Finding> {
         None
     };
     let handshake_done = match (
-        f.dirs[TO_SERVER].baseline.syn,
-        f.dirs[TO_CLIENT].baseline.syn,
+        f.dirs[TO_SERVER].baseline.tcp.syn,
+        f.dirs[TO_CLIENT].baseline.tcp.syn,
     ) {
         (Some(a), Some(b)) => a.frame < first.frame && b.frame < first.frame,
         _ => false,

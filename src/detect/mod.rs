@@ -105,7 +105,7 @@ impl CaptureContext {
         if answered && self.answering_servers.len() < Self::MAX_SERVERS {
             self.answering_servers.insert(f.server.addr);
         }
-        if f.key.proto == 6 && f.dirs[TO_SERVER].baseline.syn.is_some() {
+        if f.key.proto == 6 && f.dirs[TO_SERVER].baseline.tcp.syn.is_some() {
             let n = self.attempts.len();
             if let Some(e) = match self.attempts.get_mut(&f.client.addr) {
                 Some(e) => Some(e),

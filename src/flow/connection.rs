@@ -5,6 +5,7 @@ use crate::decode::{Packet, TcpHeader, Transport};
 
 use super::expiry::Timeout;
 use super::key::{Endpoint, FlowKey};
+use super::lazy::Lazy;
 use super::stream::StreamBuf;
 use super::track::{Baseline, CloseInfo, PktBrief, SegKind, SeqTrack};
 use super::zeek::{Seg, ZeekTcp};
@@ -40,8 +41,8 @@ pub struct Direction<'c> {
     pub first_ts: Timestamp,
     /// TTL, IP ID, window and option baselines.
     pub baseline: Baseline,
-    /// TCP sequence tracking.
-    pub seq: SeqTrack,
+    /// TCP sequence tracking (allocated with the first TCP packet).
+    pub seq: Lazy<SeqTrack>,
     /// The first bytes of the stream (TCP) or of the first datagrams (UDP).
     pub stream: StreamBuf<'c>,
     /// RST and FIN segments, in order (at most 8).
@@ -54,8 +55,9 @@ pub struct Direction<'c> {
 }
 
 impl Direction<'_> {
-    /// Empties this direction for a new flow, keeping its allocations.
-    fn recycle(&mut self) {
+    /// Empties this direction for a new flow, keeping its allocations (the
+    /// TCP state's only for a TCP flow: a datagram flow does not need it).
+    fn recycle(&mut self, tcp: bool) {
         let mut stream = std::mem::take(&mut self.stream);
         stream.reset(0);
         // What most flows need is kept; more is freed (see `MAX_SPARE`).
@@ -69,14 +71,20 @@ impl Direction<'_> {
         keep(&mut closes);
         let mut datagrams = std::mem::take(&mut self.datagrams);
         datagrams.clear();
-        let mut after_rst = std::mem::take(&mut self.baseline.after_rst);
-        after_rst.clear();
+        let (mut seq, mut tcp_baseline) = Default::default();
+        if tcp {
+            seq = std::mem::take(&mut self.seq);
+            seq.reset();
+            tcp_baseline = std::mem::take(&mut self.baseline.tcp);
+            tcp_baseline.reset();
+        }
         *self = Direction {
             stream,
             closes,
             datagrams,
+            seq,
             baseline: Baseline {
-                after_rst,
+                tcp: tcp_baseline,
                 ..Baseline::default()
             },
             ..Direction::default()
@@ -148,7 +156,7 @@ impl<'c> Flow<'c> {
     pub(crate) fn reuse(&mut self, key: FlowKey, src: Endpoint, dst: Endpoint, p: &Packet<'_>) {
         let mut dirs = std::mem::take(&mut self.dirs);
         for d in &mut dirs {
-            d.recycle();
+            d.recycle(key.proto == 6);
         }
         let mut icmp_errors = std::mem::take(&mut self.icmp_errors);
         icmp_errors.clear();
@@ -284,8 +292,8 @@ impl<'c> Flow<'c> {
             gap_before_ns: gap,
             ..PktBrief::of(p, t)
         };
-        let trigger = self.dirs[1 - dir].baseline.last_payload;
-        let peer_last = self.dirs[1 - dir].baseline.last;
+        let trigger = self.dirs[1 - dir].baseline.tcp.last_payload;
+        let peer_last = self.dirs[1 - dir].baseline.tcp.last;
         let d = &mut self.dirs[dir];
         let next_before = d.seq.base.map(|_| d.seq.next);
         let peer_ack = self.dirs[1 - dir].seq.highest_ack;
@@ -327,7 +335,7 @@ impl<'c> Flow<'c> {
                 has_timestamps: t.has_timestamps(),
                 payload_len,
                 df: p.ip.df,
-                prev_same: d.baseline.last,
+                prev_same: d.baseline.tcp.last,
                 trigger,
                 peer_last,
                 sender_next_seq: next_before,
@@ -336,16 +344,16 @@ impl<'c> Flow<'c> {
         if t.flags.rst() {
             // The RST itself is not part of the sender's baseline.
         } else {
-            if d.closes.iter().any(|c| c.flags & 0x04 != 0) && d.baseline.after_rst.len() < 4 {
-                if d.baseline.after_rst.capacity() == 0 {
-                    d.baseline.after_rst.reserve_exact(1);
+            if d.closes.iter().any(|c| c.flags & 0x04 != 0) && d.baseline.tcp.after_rst.len() < 4 {
+                if d.baseline.tcp.after_rst.capacity() == 0 {
+                    d.baseline.tcp.after_rst.reserve_exact(1);
                 }
-                d.baseline.after_rst.push(brief);
+                d.baseline.tcp.after_rst.push(brief);
             }
-            d.baseline.last = Some(brief);
+            d.baseline.tcp.last = Some(brief);
             if payload_len > 0 {
-                d.baseline.first_payload.get_or_insert(brief);
-                d.baseline.last_payload = Some(brief);
+                d.baseline.tcp.first_payload.get_or_insert(brief);
+                d.baseline.tcp.last_payload = Some(brief);
             }
         }
         if t.flags.rst() {

@@ -12,6 +12,7 @@
 mod connection;
 mod expiry;
 mod key;
+pub(crate) mod lazy;
 mod map;
 mod stream;
 mod table;
@@ -20,8 +21,10 @@ pub mod zeek;
 
 pub use connection::{Direction, Flow, IcmpError, TO_CLIENT, TO_SERVER};
 pub use key::{Endpoint, FlowKey};
+pub use lazy::{Blank, Lazy};
 pub use stream::{Insert, SegmentMark, StreamBuf};
 pub use table::{FlowTable, SHARDS, shard_of, shard_of_packet};
 pub use track::{
-    Baseline, CloseInfo, IpIdTrack, PktBrief, SegKind, SeqTrack, SynInfo, TtlCounts, TtlTrack,
+    Baseline, CloseInfo, IpIdTrack, PktBrief, SegKind, SeqTrack, SynInfo, TcpBaseline, TtlCounts,
+    TtlTrack,
 };

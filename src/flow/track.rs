@@ -6,6 +6,8 @@
 
 use crate::decode::{Packet, TcpHeader, TcpOptions};
 
+use super::lazy::{Lazy, blank};
+
 /// TTL / hop-limit history of one direction.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TtlTrack {
@@ -415,6 +417,16 @@ pub struct Baseline {
     pub ttl: TtlTrack,
     /// IP ID history.
     pub ip_id: IpIdTrack,
+    /// TTLs of the packets that were not RSTs.
+    pub ttl_counts: TtlCounts,
+    /// The TCP baselines (allocated with the direction's first TCP packet:
+    /// datagram flows, most of the live ones, never need them).
+    pub tcp: Lazy<TcpBaseline>,
+}
+
+/// The baselines of one TCP direction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TcpBaseline {
     /// The SYN or SYN-ACK this side sent.
     pub syn: Option<SynInfo>,
     /// Window of the first TCP packet.
@@ -425,8 +437,6 @@ pub struct Baseline {
     pub ts_option_pkts: u32,
     /// Packets with SYN set (retries included).
     pub syn_pkts: u32,
-    /// TTLs of the packets that were not RSTs.
-    pub ttl_counts: TtlCounts,
     /// The last packet that was not a RST.
     pub last: Option<PktBrief>,
     /// The first packet with payload.
@@ -436,12 +446,14 @@ pub struct Baseline {
     /// Packets (not RSTs) sent after this side's first RST, at most 4.
     pub after_rst: Vec<PktBrief>,
 }
+blank!(TcpBaseline);
+blank!(SeqTrack);
 
 impl Baseline {
     /// The latest payload packet known before `frame` (the last one, else the
     /// first one).
     pub fn last_payload_before(&self, frame: u64) -> Option<PktBrief> {
-        [self.last_payload, self.first_payload]
+        [self.tcp.last_payload, self.tcp.first_payload]
             .into_iter()
             .flatten()
             .find(|p| p.frame < frame)
@@ -470,24 +482,24 @@ impl Baseline {
             self.ip_id.update(p.ip.ip_id, first);
         }
         if let Some(t) = tcp {
-            self.first_window.get_or_insert(t.window);
+            self.tcp.first_window.get_or_insert(t.window);
             if t.flags.syn() {
-                self.syn_pkts += 1;
+                self.tcp.syn_pkts += 1;
             }
             if t.window == 0 && !t.flags.rst() {
-                self.zero_windows += 1;
+                self.tcp.zero_windows += 1;
             }
             if t.has_ts_option {
-                self.ts_option_pkts += 1;
+                self.tcp.ts_option_pkts += 1;
             }
-            if t.flags.syn() && self.syn.is_none() {
+            if t.flags.syn() && self.tcp.syn.is_none() {
                 // Only a SYN's options are read in full (they are its baseline).
                 let options = if t.options_raw.is_empty() {
                     TcpOptions::default()
                 } else {
                     t.options()
                 };
-                self.syn = Some(SynInfo {
+                self.tcp.syn = Some(SynInfo {
                     frame: p.frame,
                     ts: p.ts.0,
                     seq: t.seq,
