@@ -133,6 +133,9 @@ fn main() -> ExitCode {
                     }
                 }
                 let _ = tx.send(batch);
+                // The process ends once the records are written: freeing tens of
+                // thousands of flows one by one would only delay it.
+                std::mem::forget(analysis);
             });
             for batch in rx {
                 for rec in batch {
@@ -149,6 +152,8 @@ fn main() -> ExitCode {
                 }
                 sink.take(&mut out, rec)?;
             }
+            // As above: the flows are not freed one by one before exiting.
+            std::mem::forget(analysis);
             Ok(())
         })()
     };

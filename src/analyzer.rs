@@ -12,7 +12,7 @@ use crate::report::{Record, Report, Stats};
 
 /// Bytes of capture the parallel path walks and decodes at a time (see
 /// [`Analysis::advance`]).
-const PARALLEL_CHUNK: usize = 2 << 20;
+const PARALLEL_CHUNK: usize = 4 << 20;
 
 /// Analyses captures with one [`Config`].
 #[derive(Clone, Debug, Default)]
