@@ -114,7 +114,21 @@ pub struct Analysis<'c> {
     started: Instant,
     /// Bytes of the capture handled so far (for progress reporting).
     progress: usize,
-    finished: bool,
+    stage: Stage,
+}
+
+/// Where an [`Analysis`] is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Reading packets, window by window.
+    Reading,
+    /// Every packet read; the flows still tracked end next.
+    Ending,
+    /// Every packet read and every flow ended; the capture-wide records are
+    /// next, once the flows' are out.
+    Closing,
+    /// The stats record is out.
+    Done,
 }
 
 impl<'c> Analysis<'c> {
@@ -169,7 +183,7 @@ impl<'c> Analysis<'c> {
             stop: None,
             started: Instant::now(),
             progress: 0,
-            finished: false,
+            stage: Stage::Reading,
         }
     }
 
@@ -238,17 +252,21 @@ impl<'c> Analysis<'c> {
             }
             Mode::Done => return false,
         }
-        self.emitter
-            .collect(&mut self.shards, self.pool.as_ref(), &mut self.ready);
+        self.emitter.collect(&self.shards);
         !matches!(self.mode, Mode::Done)
     }
 
-    fn finish(&mut self) {
+    /// Ends every flow still tracked (end of capture).
+    fn finish_flows(&mut self) {
         for t in &mut self.shards.tables {
             t.finish_all();
         }
-        self.emitter
-            .collect(&mut self.shards, self.pool.as_ref(), &mut self.ready);
+        self.emitter.collect(&self.shards);
+    }
+
+    /// The capture-wide findings and the stats record, once every flow's
+    /// records are out.
+    fn finish(&mut self) {
         self.emitter.finish(&mut self.ready);
         let mut s = Stats::default();
         self.counts.fill_stats(&mut s);
@@ -276,12 +294,29 @@ impl Iterator for Analysis<'_> {
             if let Some(r) = self.ready.pop_front() {
                 return Some(r);
             }
-            if self.finished {
-                return None;
+            // The ended flows' records come out before any more packets are read.
+            if self
+                .emitter
+                .emit(&mut self.shards, self.pool.as_ref(), &mut self.ready)
+            {
+                continue;
             }
-            if !self.advance() {
-                self.finish();
-                self.finished = true;
+            match self.stage {
+                Stage::Reading => {
+                    if !self.advance() {
+                        self.stage = Stage::Ending;
+                    }
+                }
+                Stage::Ending => {
+                    // The last window's records are out: end the flows left.
+                    self.finish_flows();
+                    self.stage = Stage::Closing;
+                }
+                Stage::Closing => {
+                    self.finish();
+                    self.stage = Stage::Done;
+                }
+                Stage::Done => return None,
             }
         }
     }

@@ -85,8 +85,13 @@ impl BlackoutTracker {
     }
 
     fn successes_between(&self, from: i64, to: i64) -> u32 {
+        let (a, b) = (from.div_euclid(BUCKET_NS), to.div_euclid(BUCKET_NS));
+        if a > b {
+            // A window shorter than a bucket (failures within 100 ms).
+            return 0;
+        }
         self.successes
-            .range(from.div_euclid(BUCKET_NS)..=to.div_euclid(BUCKET_NS))
+            .range(a..=b)
             .map(|(_, n)| *n)
             .sum()
     }
@@ -128,6 +133,11 @@ impl BlackoutTracker {
         servers.sort_unstable();
         servers.dedup();
         if w.len() < 3 || servers.len() < 2 {
+            return;
+        }
+        // Successes are recorded per 100 ms: a burst shorter than that cannot
+        // show that nothing else worked meanwhile.
+        if w[w.len() - 1].ts - start < BUCKET_NS {
             return;
         }
         // Nothing started and worked inside the window; things worked before and after.
@@ -188,5 +198,58 @@ impl BlackoutTracker {
                 blocking: Some("tcp_ip"),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(ts: i64, server: u8) -> Failure {
+        Failure {
+            ts,
+            last_ts: ts + 1,
+            flow_id: ts as u64,
+            first_frame: 1,
+            last_frame: 2,
+            client: ("10.0.0.1".parse().unwrap(), 40000),
+            server: (IpAddr::from([10, 0, 1, server]), 443),
+            proto: 6,
+        }
+    }
+
+    /// Failures within one 100 ms bucket used to ask the success record for a
+    /// reversed range (a panic); such a burst is too short to judge.
+    #[test]
+    fn burst_shorter_than_a_bucket_is_not_judged() {
+        let t0 = 1_000_000_000_000;
+        let mut b = BlackoutTracker::default();
+        for s in [1, 2] {
+            b.answered.insert(IpAddr::from([10, 0, 1, s]));
+        }
+        b.successes.insert(t0 / BUCKET_NS - 50, 1);
+        b.successes.insert(t0 / BUCKET_NS + 50, 1);
+        b.failures = vec![failure(t0, 1), failure(t0 + 10, 2), failure(t0 + 20, 1)];
+        assert!(b.findings().is_empty());
+        assert_eq!(b.successes_between(t0 + BUCKET_NS, t0), 0);
+    }
+
+    /// The same failures spread over two seconds, with nothing working
+    /// meanwhile and things working before and after, are a blackout.
+    #[test]
+    fn spread_burst_is_judged() {
+        let t0 = 1_000_000_000_000;
+        let mut b = BlackoutTracker::default();
+        for s in [1, 2] {
+            b.answered.insert(IpAddr::from([10, 0, 1, s]));
+        }
+        b.successes.insert(t0 / BUCKET_NS - 50, 1);
+        b.successes.insert(t0 / BUCKET_NS + 100, 1);
+        b.failures = vec![
+            failure(t0, 1),
+            failure(t0 + 1_000_000_000, 2),
+            failure(t0 + 2_000_000_000, 1),
+        ];
+        assert_eq!(b.findings().len(), 3);
     }
 }

@@ -101,7 +101,7 @@ pub struct FlowTable<'c> {
 /// Most judged flows a shard keeps for reuse: about what a shard ends per
 /// window in a busy capture (more are freed; a burst of flows ending together
 /// is not worth holding memory for).
-const MAX_SPARE: usize = 1024;
+const MAX_SPARE: usize = 64;
 
 /// Queues a flow under its timeout when that changed (or it is new).
 #[inline]
@@ -180,17 +180,13 @@ impl<'c> FlowTable<'c> {
         &self.finished
     }
 
-    /// Runs `judge` on every ended flow, in the order of
-    /// [`finished`](FlowTable::finished), then keeps the flows' memory for later
-    /// flows.
-    pub fn judge_finished<T>(&mut self, mut judge: impl FnMut(&Flow<'c>) -> T) -> Vec<T> {
+    /// Hands every ended flow back for reuse (once judged).
+    pub fn recycle_finished(&mut self) {
         let mut finished = std::mem::take(&mut self.finished);
-        let out = finished.iter().map(|f| judge(f)).collect();
         for f in finished.drain(..) {
             self.recycle(f);
         }
         self.finished = finished;
-        out
     }
 
     /// Hands back a judged flow for reuse by a later one.

@@ -24,6 +24,9 @@ struct Scratch {
     down: Vec<u8>,
 }
 
+/// Flows judged per [`Emitter::emit`] call.
+const EMIT_BATCH: usize = 2048;
+
 /// A judged flow's records: its flow record and its findings.
 type Judged = (FlowRecord, Vec<Finding>);
 
@@ -51,6 +54,11 @@ fn judge(f: &Flow<'_>, context: &CaptureContext, s: &mut Scratch) -> Judged {
 pub(crate) struct Emitter {
     context: CaptureContext,
     scratch: Scratch,
+    /// The collected flows, in release order: (first frame, id, shard, index
+    /// in the shard's finished list).
+    pending: Vec<(u64, u64, u32, u32)>,
+    /// How many of `pending` are judged.
+    next: usize,
     pub peak_live: u64,
     pub flows: u64,
     pub evicted: u64,
@@ -65,64 +73,88 @@ impl Emitter {
         }
     }
 
-    /// Takes the finished flows of every shard, judges them, and appends their
-    /// records to `out` in order of first frame.
-    pub fn collect(
-        &mut self,
-        shards: &mut Shards<'_>,
-        pool: Option<&rayon::ThreadPool>,
-        out: &mut VecDeque<Record>,
-    ) {
+    /// Takes note of the finished flows of every shard, in order of first
+    /// frame: [`emit`](Emitter::emit) then judges them a batch at a time.
+    pub fn collect(&mut self, shards: &Shards<'_>) {
         // Memory is driven by the flows held; windows end at the same records on
         // every path, so this sample is the same for any thread count.
         let held: usize = shards.tables.iter().map(|t| t.held()).sum();
         self.peak_live = self.peak_live.max(held as u64);
         // Capture-wide context first, in a fixed order (first frame, then id), so
         // that what a detector knows never depends on which shard a flow was in.
-        let mut order: Vec<(u64, u64, usize, usize)> = Vec::new();
+        self.pending.clear();
+        self.next = 0;
         for (s, t) in shards.tables.iter().enumerate() {
             for (i, f) in t.finished().iter().enumerate() {
-                order.push((f.first_frame, f.id, s, i));
+                self.pending.push((f.first_frame, f.id, s as u32, i as u32));
             }
         }
-        order.sort_unstable();
-        for &(_, _, s, i) in &order {
-            if let Some(f) = shards.tables[s].finished().get(i) {
+        self.pending.sort_unstable();
+        for &(_, _, s, i) in &self.pending {
+            if let Some(f) = shards.tables[s as usize].finished().get(i as usize) {
                 self.context.observe(f);
             }
         }
-        // Judging a flow reads only the flow and the context: on the parallel path
-        // the shards are judged on every core, and each keeps its judged flows'
-        // memory for its next flows.
-        let context = &self.context;
-        let mut judged: Vec<Vec<Option<Judged>>> = match pool {
+        self.evicted = shards.tables.iter().map(|t| t.evicted).sum();
+    }
+
+    /// Judges the next batch of collected flows and appends their records to
+    /// `out`; once every collected flow is judged, hands the flows back to
+    /// their shards for reuse. False when nothing was pending.
+    ///
+    /// Records are made a batch at a time, as they are read: when a long gap
+    /// in the capture, or its end, ends tens of thousands of flows at once,
+    /// their records are not all held together with the flows.
+    pub fn emit(
+        &mut self,
+        shards: &mut Shards<'_>,
+        pool: Option<&rayon::ThreadPool>,
+        out: &mut VecDeque<Record>,
+    ) -> bool {
+        if self.next >= self.pending.len() {
+            if !self.pending.is_empty() {
+                self.pending.clear();
+                self.next = 0;
+                for t in &mut shards.tables {
+                    t.recycle_finished();
+                }
+            }
+            return false;
+        }
+        let end = (self.next + EMIT_BATCH).min(self.pending.len());
+        let batch = &self.pending[self.next..end];
+        self.next = end;
+        // Judging a flow reads only the flow and the context: on the parallel
+        // path a batch is judged on every core.
+        let (context, tables) = (&self.context, &shards.tables);
+        let flow = |&(_, _, s, i): &(u64, u64, u32, u32)| {
+            tables
+                .get(s as usize)
+                .and_then(|t| t.finished().get(i as usize))
+        };
+        let judged: Vec<Option<Judged>> = match pool {
             Some(pool) => pool.install(|| {
-                shards
-                    .tables
-                    .par_iter_mut()
-                    .map_init(Scratch::default, |s, t| {
-                        t.judge_finished(|f| Some(judge(f, context, s)))
+                batch
+                    .par_iter()
+                    .map_init(Scratch::default, |sc, e| {
+                        flow(e).map(|f| judge(f, context, sc))
                     })
                     .collect()
             }),
             None => {
-                let s = &mut self.scratch;
-                shards
-                    .tables
-                    .iter_mut()
-                    .map(|t| t.judge_finished(|f| Some(judge(f, context, s))))
+                let sc = &mut self.scratch;
+                batch
+                    .iter()
+                    .map(|e| flow(e).map(|f| judge(f, context, sc)))
                     .collect()
             }
         };
-        self.evicted = shards.tables.iter().map(|t| t.evicted).sum();
-        for (_, _, s, i) in order {
-            let Some((r, findings)) = judged.get_mut(s).and_then(|v| v.get_mut(i)?.take()) else {
-                continue;
-            };
+        for (r, findings) in judged.into_iter().flatten() {
             self.flows += 1;
             out.push_back(Record::Flow(r));
             out.extend(findings.into_iter().map(Record::Tamper));
         }
+        true
     }
 
     /// Releases the capture-wide findings, once every flow is known (end of
