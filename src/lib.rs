@@ -34,7 +34,11 @@
 //!   and each kind has its own first-in-first-out queue of due times, so a
 //!   packet only looks at the queues' heads instead of the table being swept.
 //!   The stream buffers hold views into the map, not copies; a judged flow's
-//!   allocations are reused by the next flow of its shard.
+//!   allocations are reused by the next flow of its shard. Memory is per live
+//!   flow, so a flow is kept small: the table's slots are only the boxed flows
+//!   (the key is read from the flow), a second TTL group and the TCP sequence
+//!   and handshake state are allocated only when used ([`flow::Lazy`]: a DNS
+//!   exchange, most of a busy capture's live flows, never needs them).
 //! - When a flow ends (FIN/RST and linger, idle timeout, eviction, end of
 //!   capture) it is judged once: [`proto`] names its application protocol from
 //!   the buffered first bytes (assembled, when they span segments, in one
@@ -53,10 +57,12 @@
 //!   in parallel into per-shard buckets, verifies that the ranges chain exactly,
 //!   and replays every shard in capture order with rayon. Shards, timeouts, window
 //!   boundaries and output order never depend on the thread count, so output is
-//!   identical for any `-j`. Flows that ended in a window are judged together
-//!   (in parallel) and released at the window's end in order of first frame, each
-//!   followed by its findings: nothing waits for a long-lived flow, so memory is
-//!   bounded by the flows alive at once.
+//!   identical for any `-j`. Flows that ended in a window are released after
+//!   the window in order of first frame, each followed by its findings, and
+//!   judged (in parallel) a batch at a time as the records are read: nothing
+//!   waits for a long-lived flow, and a burst of flows ending together (a long
+//!   gap in the capture, its end) does not hold all their records at once, so
+//!   memory is bounded by the flows alive at once.
 //! - [`report`] owns the output: owned, serde-serialisable records, written as the
 //!   JSON Lines of `DESIGN.md` (one `flow` per flow, `tamper` findings, a final
 //!   `stats`), or as a human summary. [`eval`] scores a report against a

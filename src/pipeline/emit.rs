@@ -5,7 +5,9 @@
 //! frame. Windows end at the same records whatever the thread count, so the
 //! output is the same for any `-j`; and nothing waits for a long-lived flow to
 //! end, so memory is bounded by the flows alive at once rather than by the
-//! capture's length.
+//! capture's length. A window's flows are judged [`EMIT_BATCH`] at a time, as
+//! the records are read, so that the records of a burst of ended flows are not
+//! all held at once.
 
 use std::collections::VecDeque;
 
