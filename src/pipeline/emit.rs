@@ -61,6 +61,8 @@ pub(crate) struct Emitter {
     pending: Vec<(u64, u64, u32, u32)>,
     /// How many of `pending` are judged.
     next: usize,
+    /// The records of the batch being released.
+    judged: Vec<Option<Judged>>,
     pub peak_live: u64,
     pub flows: u64,
     pub evicted: u64,
@@ -134,24 +136,30 @@ impl Emitter {
                 .get(s as usize)
                 .and_then(|t| t.finished().get(i as usize))
         };
-        let judged: Vec<Option<Judged>> = match pool {
+        // The batch's records go through one buffer kept from batch to batch
+        // (it is too large for the allocator to keep for us).
+        let judged = &mut self.judged;
+        judged.clear();
+        match pool {
             Some(pool) => pool.install(|| {
-                batch
-                    .par_iter()
-                    .map_init(Scratch::default, |sc, e| {
-                        flow(e).map(|f| judge(f, context, sc))
-                    })
-                    .collect()
+                judged.par_extend(
+                    batch
+                        .par_iter()
+                        .map_init(Scratch::default, |sc, e| {
+                            flow(e).map(|f| judge(f, context, sc))
+                        }),
+                )
             }),
             None => {
                 let sc = &mut self.scratch;
-                batch
-                    .iter()
-                    .map(|e| flow(e).map(|f| judge(f, context, sc)))
-                    .collect()
+                judged.extend(
+                    batch
+                        .iter()
+                        .map(|e| flow(e).map(|f| judge(f, context, sc))),
+                )
             }
-        };
-        for (r, findings) in judged.into_iter().flatten() {
+        }
+        for (r, findings) in judged.drain(..).flatten() {
             self.flows += 1;
             out.push_back(Record::Flow(r));
             out.extend(findings.into_iter().map(Record::Tamper));
