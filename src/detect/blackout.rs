@@ -90,10 +90,7 @@ impl BlackoutTracker {
             // A window shorter than a bucket (failures within 100 ms).
             return 0;
         }
-        self.successes
-            .range(a..=b)
-            .map(|(_, n)| *n)
-            .sum()
+        self.successes.range(a..=b).map(|(_, n)| *n).sum()
     }
 
     /// The blackout findings of the whole capture.

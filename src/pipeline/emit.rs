@@ -142,21 +142,13 @@ impl Emitter {
         judged.clear();
         match pool {
             Some(pool) => pool.install(|| {
-                judged.par_extend(
-                    batch
-                        .par_iter()
-                        .map_init(Scratch::default, |sc, e| {
-                            flow(e).map(|f| judge(f, context, sc))
-                        }),
-                )
+                judged.par_extend(batch.par_iter().map_init(Scratch::default, |sc, e| {
+                    flow(e).map(|f| judge(f, context, sc))
+                }))
             }),
             None => {
                 let sc = &mut self.scratch;
-                judged.extend(
-                    batch
-                        .iter()
-                        .map(|e| flow(e).map(|f| judge(f, context, sc))),
-                )
+                judged.extend(batch.iter().map(|e| flow(e).map(|f| judge(f, context, sc))))
             }
         }
         for (r, findings) in judged.drain(..).flatten() {

@@ -6,8 +6,9 @@
 //! the server stream (head and body), and each header name that has
 //! signatures. A response's stream and each header value are scanned once; a
 //! literal occurrence either is the match (`contains`), is checked for its
-//! position (`prefix`, `full`), or counts towards a regex, which runs only once
-//! all of its literal sets have occurred. Regexes without any usable literal run
+//! position (`prefix`), or counts towards a regex, which runs only once all of
+//! its literal sets have occurred. A `full` pattern is not searched for at all:
+//! the trimmed location is compared with the `full` texts of its length. Regexes without any usable literal run
 //! on every response, and the published sets have none. So the cost per
 //! response grows with the response, hardly with the number of signatures.
 //!
@@ -69,7 +70,10 @@ fn entry_for(
     let (lit, check) = match pattern {
         Pattern::Contains(t) => (t.as_bytes(), Check::Contains),
         Pattern::Prefix(t) => (t.as_bytes(), Check::Prefix),
-        Pattern::Full(t) => (t.as_bytes(), Check::Full),
+        Pattern::Full(t) => {
+            space.add_full(t.as_bytes(), entry(Check::Contains));
+            return Ok(());
+        }
         Pattern::Regex(r) => {
             let re = compile_regex(r).map_err(|e| e.to_string())?;
             let idx = u32::try_from(regexes.len()).map_err(|e| e.to_string())?;
@@ -209,8 +213,6 @@ impl HttpMatcher {
     ) {
         let scan_start = out.len();
         let body = &text[body_start..];
-        let body_trim = trim_range(body);
-        let text_trim = trim_range(text);
         let loc = |body_only: bool| {
             move || -> String {
                 if !header.is_empty() {
@@ -222,13 +224,27 @@ impl HttpMatcher {
                 }
             }
         };
+        // `full` patterns: the location, trimmed, is compared (a raw stream is
+        // its own body).
+        for (body_only, (a, b)) in [
+            (false, trim_range(text)),
+            (true, shift(trim_range(body), body_start)),
+        ] {
+            for e in sp.full_entries(&text[a..b]) {
+                if e.body_only == body_only {
+                    let base = if body_only { body_start } else { 0 };
+                    record(out, scan_start, e.sig, a - base, loc(body_only));
+                }
+            }
+        }
+        if raw {
+            // Only `full` body patterns apply to a stream that is not HTTP.
+            return;
+        }
         // Regexes with some literal sets seen: (regex, sets seen so far).
         let mut seen: Vec<(u32, u64)> = Vec::new();
-        let mut on_literal = |start: usize, end: usize, entries: &[Entry]| {
+        let mut on_literal = |start: usize, entries: &[Entry]| {
             for e in entries {
-                if raw && !matches!(e.check, Check::Full) {
-                    continue;
-                }
                 if e.body_only && start < body_start {
                     continue;
                 }
@@ -236,14 +252,6 @@ impl HttpMatcher {
                 let ok = match e.check {
                     Check::Contains => true,
                     Check::Prefix => start == base,
-                    Check::Full => {
-                        let (a, b) = if e.body_only {
-                            (body_start + body_trim.0, body_start + body_trim.1)
-                        } else {
-                            text_trim
-                        };
-                        start == a && end == b
-                    }
                     Check::Factor { regex, bit } => {
                         match seen.iter_mut().find(|(r, _)| *r == regex) {
                             Some((_, m)) => *m |= 1 << bit,
@@ -258,18 +266,10 @@ impl HttpMatcher {
             }
         };
         for e in sp.empty_entries() {
-            let at = match (e.check, e.body_only) {
-                (Check::Full, true) => body_start + body_trim.0,
-                (Check::Full, false) => text_trim.0,
-                (_, true) => body_start,
-                (_, false) => 0,
-            };
-            on_literal(at, at, std::slice::from_ref(e));
+            let at = if e.body_only { body_start } else { 0 };
+            on_literal(at, std::slice::from_ref(e));
         }
-        sp.scan(text, &mut on_literal);
-        if raw {
-            return;
-        }
+        sp.scan(text, |start, _end, entries| on_literal(start, entries));
         let ready = seen
             .iter()
             .filter(|&&(r, m)| {
@@ -288,6 +288,11 @@ impl HttpMatcher {
             }
         }
     }
+}
+
+/// `r` moved `by` bytes on.
+fn shift(r: (usize, usize), by: usize) -> (usize, usize) {
+    (r.0 + by, r.1 + by)
 }
 
 /// Where the first match of `re` in `hay` to end starts: the leftmost-first
@@ -331,6 +336,58 @@ mod tests {
         let hay = b"X\r\nSet-Cookie: a=1; domain=.x.org\r\nSet-Cookie: b=2; domain=.y.org\r\n";
         assert_eq!(first_match(&re, hay), Some(3));
         assert_eq!(first_match(&re, b"Set-Cookie: a=1"), None);
+    }
+
+    fn sig(location: Location, pattern: Pattern) -> Signature {
+        Signature {
+            id: "t".into(),
+            set: "t".into(),
+            country: None,
+            source: "test".into(),
+            false_positive: false,
+            location,
+            pattern,
+        }
+    }
+
+    /// A literal looked for on its own (a one-literal tier) is found at every
+    /// start, overlapping ones too: a `prefix` of the body needs the occurrence
+    /// that starts there, not the one a byte earlier.
+    #[test]
+    fn overlapping_occurrences_of_a_searched_literal() {
+        let m = HttpMatcher::new(&[sig(Location::Body, Pattern::Prefix("a".repeat(10)))]).unwrap();
+        let mut out = Vec::new();
+        m.matches(&b"a".repeat(11), Some(1), &[], &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].offset, 0);
+        out.clear();
+        m.matches(&b"a".repeat(11), Some(2), &[], &mut out);
+        assert!(out.is_empty(), "ten bytes of body cannot start with eleven");
+    }
+
+    /// `full` is a comparison of the trimmed location, in the body and in a
+    /// raw (non-HTTP) stream alike.
+    #[test]
+    fn full_compares_the_trimmed_location() {
+        let m = HttpMatcher::new(&[sig(
+            Location::Body,
+            Pattern::Full("Object not found".into()),
+        )])
+        .unwrap();
+        let head = b"HTTP/1.1 404 Not Found\r\n\r\n";
+        let mut out = Vec::new();
+        let mut resp = head.to_vec();
+        resp.extend_from_slice(b"\n  Object not found \r\n");
+        m.matches(&resp, Some(head.len()), &[], &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].offset, 3);
+        out.clear();
+        resp.truncate(head.len());
+        resp.extend_from_slice(b"<p>Object not found!</p>");
+        m.matches(&resp, Some(head.len()), &[], &mut out);
+        assert!(out.is_empty());
+        m.matches(b" Object not found", None, &[], &mut out);
+        assert_eq!(out.len(), 1);
     }
 
     /// An assertion that fails at the cut: the whole text decides.

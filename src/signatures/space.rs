@@ -13,8 +13,12 @@
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, MatchKind};
+use memchr::memmem;
 
 use super::sampled::{LONG, Narrow, WIDE, Wide};
+
+/// Most literals of a tier looked for one by one instead (see [`Space::build`]).
+const SEARCHED: usize = 2;
 
 /// What a literal occurrence is checked for.
 #[derive(Clone, Copy, Debug)]
@@ -23,8 +27,6 @@ pub(crate) enum Check {
     Contains,
     /// The occurrence must start the location.
     Prefix,
-    /// The occurrence must be the whole location, surrounding whitespace aside.
-    Full,
     /// The occurrence satisfies set `bit` of the regex at this index of
     /// [`super::matcher::HttpMatcher`]'s regex table.
     Factor {
@@ -71,15 +73,41 @@ pub(crate) struct Space {
     /// The long literals, by tier.
     narrow: Option<Narrow>,
     wide: Option<Wide>,
+    /// Long literals of a tier too small to be worth its index, each looked
+    /// for on its own.
+    searched: Vec<(memmem::Finder<'static>, usize)>,
     /// The empty literal (a `full` pattern that was only whitespace, say): it
     /// occurs everywhere, so it is checked apart instead of in the automaton.
     empty: Option<usize>,
     /// Regexes without a usable literal, run on every text: indexes into the
     /// regex table.
     pub always: Vec<u32>,
+    /// `full` patterns by length: a location matches one when, surrounding
+    /// whitespace aside, it is that text. That is a comparison, not a search:
+    /// these literals are not in the scan.
+    full: HashMap<usize, Vec<(Vec<u8>, Vec<Entry>)>>,
 }
 
 impl Space {
+    /// Records that `e` matches a location that is `lit`, surrounding
+    /// whitespace aside.
+    pub fn add_full(&mut self, lit: &[u8], e: Entry) {
+        let same = self.full.entry(lit.len()).or_default();
+        match same.iter_mut().find(|(l, _)| l == lit) {
+            Some((_, entries)) => entries.push(e),
+            None => same.push((lit.to_vec(), vec![e])),
+        }
+    }
+
+    /// The `full` entries whose text is `trimmed` (a location without its
+    /// surrounding whitespace).
+    pub fn full_entries(&self, trimmed: &[u8]) -> &[Entry] {
+        self.full
+            .get(&trimmed.len())
+            .and_then(|same| same.iter().find(|(l, _)| l == trimmed))
+            .map_or(&[], |(_, e)| e)
+    }
+
     /// Records that `e` looks for `lit`.
     pub fn add_literal(&mut self, lit: &[u8], e: Entry) {
         let i = match self.index.get(lit) {
@@ -103,6 +131,21 @@ impl Space {
             .partition(|&i| self.literals[i].len() >= LONG);
         let (wide, narrow): (Vec<usize>, Vec<usize>) =
             long.iter().partition(|&&i| self.literals[i].len() >= WIDE);
+        // A tier of one or two literals is slower than looking for each with
+        // `memmem` (SIMD, on the literal's rarest bytes): the built-in sets,
+        // and a user's handful of patterns, take that path.
+        let mut searched = |tier: Vec<usize>| -> Vec<usize> {
+            if tier.len() <= SEARCHED {
+                self.searched.extend(
+                    tier.iter()
+                        .map(|&i| (memmem::Finder::new(&self.literals[i]).into_owned(), i)),
+                );
+                Vec::new()
+            } else {
+                tier
+            }
+        };
+        let (narrow, wide) = (searched(narrow), searched(wide));
         if !narrow.is_empty() {
             self.narrow = Some(Narrow::new(&self.literals, &narrow));
         }
@@ -169,6 +212,16 @@ impl Space {
             for m in ac.find_overlapping_iter(text) {
                 let li = self.pattern_literal[m.pattern().as_usize()];
                 f(m.start(), m.end(), &self.entries[li]);
+            }
+        }
+        for (finder, li) in &self.searched {
+            // Every occurrence, overlapping ones too (a `prefix` needs the one
+            // at the start of its location).
+            let mut at = 0;
+            while let Some(i) = text.get(at..).and_then(|t| finder.find(t)) {
+                let start = at + i;
+                f(start, start + self.literals[*li].len(), &self.entries[*li]);
+                at = start + 1;
             }
         }
         if let Some(narrow) = &self.narrow {
