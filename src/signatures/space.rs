@@ -17,6 +17,9 @@ use memchr::memmem;
 
 use super::sampled::{LONG, Narrow, WIDE, Wide};
 
+/// A `full` text and the entries that want it.
+type FullText = (Vec<u8>, Vec<Entry>);
+
 /// Most literals of a tier looked for one by one instead (see [`Space::build`]).
 const SEARCHED: usize = 2;
 
@@ -85,7 +88,7 @@ pub(crate) struct Space {
     /// `full` patterns by length: a location matches one when, surrounding
     /// whitespace aside, it is that text. That is a comparison, not a search:
     /// these literals are not in the scan.
-    full: HashMap<usize, Vec<(Vec<u8>, Vec<Entry>)>>,
+    full: HashMap<usize, Vec<FullText>>,
 }
 
 impl Space {
