@@ -261,6 +261,7 @@ impl<'c> Analysis<'c> {
         for t in &mut self.shards.tables {
             t.finish_all();
         }
+        self.emitter.capture_ended = true;
         self.emitter.collect(&self.shards);
     }
 

@@ -29,6 +29,11 @@ struct Scratch {
 /// Flows judged per [`Emitter::emit`] call.
 const EMIT_BATCH: usize = 2048;
 
+thread_local! {
+    /// The judging scratch of each worker thread of the parallel path.
+    static THREAD_SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
 /// A judged flow's records: its flow record and its findings.
 type Judged = (FlowRecord, Vec<Finding>);
 
@@ -63,6 +68,8 @@ pub(crate) struct Emitter {
     next: usize,
     /// The records of the batch being released.
     judged: Vec<Option<Judged>>,
+    /// Every packet is read: the flows collected last are the capture's last.
+    pub capture_ended: bool,
     pub peak_live: u64,
     pub flows: u64,
     pub evicted: u64,
@@ -119,8 +126,13 @@ impl Emitter {
             if !self.pending.is_empty() {
                 self.pending.clear();
                 self.next = 0;
-                for t in &mut shards.tables {
-                    t.recycle_finished();
+                // The flows the end of the capture ended have no successors to
+                // reuse them: they stay where they are and go with the analysis
+                // (a program that exits then skips freeing them one by one).
+                if !self.capture_ended {
+                    for t in &mut shards.tables {
+                        t.recycle_finished();
+                    }
                 }
             }
             return false;
@@ -142,8 +154,10 @@ impl Emitter {
         judged.clear();
         match pool {
             Some(pool) => pool.install(|| {
-                judged.par_extend(batch.par_iter().map_init(Scratch::default, |sc, e| {
-                    flow(e).map(|f| judge(f, context, sc))
+                judged.par_extend(batch.par_iter().map(|e| {
+                    // One scratch per worker thread, kept from batch to batch
+                    // (a scratch per rayon job grew its buffers anew each time).
+                    THREAD_SCRATCH.with_borrow_mut(|sc| flow(e).map(|f| judge(f, context, sc)))
                 }))
             }),
             None => {
