@@ -215,38 +215,40 @@ mod tests {
         }
     }
 
-    /// Failures within one 100 ms bucket used to ask the success record for a
-    /// reversed range (a panic); such a burst is too short to judge.
-    #[test]
-    fn burst_shorter_than_a_bucket_is_not_judged() {
-        let t0 = 1_000_000_000_000;
+    const T0: i64 = 1_000_000_000_000;
+
+    /// Failed attempts at `T0 + offsets` (ns) to two servers in turn, both of
+    /// which answered at other times; a success 5 s before and `after`
+    /// buckets after `T0`.
+    fn tracker(offsets: &[i64], after: i64) -> BlackoutTracker {
         let mut b = BlackoutTracker::default();
         for s in [1, 2] {
             b.answered.insert(IpAddr::from([10, 0, 1, s]));
         }
-        b.successes.insert(t0 / BUCKET_NS - 50, 1);
-        b.successes.insert(t0 / BUCKET_NS + 50, 1);
-        b.failures = vec![failure(t0, 1), failure(t0 + 10, 2), failure(t0 + 20, 1)];
+        b.successes.insert(T0 / BUCKET_NS - 50, 1);
+        b.successes.insert(T0 / BUCKET_NS + after, 1);
+        b.failures = offsets
+            .iter()
+            .enumerate()
+            .map(|(i, &o)| failure(T0 + o, 1 + (i % 2) as u8))
+            .collect();
+        b
+    }
+
+    /// Failures within one 100 ms bucket used to ask the success record for a
+    /// reversed range (a panic); such a burst is too short to judge.
+    #[test]
+    fn burst_shorter_than_a_bucket_is_not_judged() {
+        let mut b = tracker(&[0, 10, 20], 50);
         assert!(b.findings().is_empty());
-        assert_eq!(b.successes_between(t0 + BUCKET_NS, t0), 0);
+        assert_eq!(b.successes_between(T0 + BUCKET_NS, T0), 0);
     }
 
     /// The same failures spread over two seconds, with nothing working
     /// meanwhile and things working before and after, are a blackout.
     #[test]
     fn spread_burst_is_judged() {
-        let t0 = 1_000_000_000_000;
-        let mut b = BlackoutTracker::default();
-        for s in [1, 2] {
-            b.answered.insert(IpAddr::from([10, 0, 1, s]));
-        }
-        b.successes.insert(t0 / BUCKET_NS - 50, 1);
-        b.successes.insert(t0 / BUCKET_NS + 100, 1);
-        b.failures = vec![
-            failure(t0, 1),
-            failure(t0 + 1_000_000_000, 2),
-            failure(t0 + 2_000_000_000, 1),
-        ];
+        let mut b = tracker(&[0, 1_000_000_000, 2_000_000_000], 100);
         assert_eq!(b.findings().len(), 3);
     }
 }
