@@ -192,68 +192,87 @@ impl<'c> Analysis<'c> {
         (self.progress, self.cap.bytes().len())
     }
 
-    /// Processes one window of the capture. Returns false when the walk is over.
+    /// Processes one window of the capture and collects the flows that ended
+    /// in it. Returns false when the walk is over.
     fn advance(&mut self) -> bool {
-        let window = usize::try_from(self.cfg.window_bytes)
-            .unwrap_or(usize::MAX)
-            .max(1);
-        let bytes = self.cap.bytes();
-        match &mut self.mode {
-            Mode::Sequential { walker: w, origin } => {
-                let until = w.offset().max(*origin).saturating_add(window);
-                crate::pipeline::run_sequential(w, until, &mut self.shards, &mut self.counts);
-                self.progress = w.offset().min(bytes.len());
-                if w.finished() {
-                    self.stop = w.stop().cloned();
-                    self.mode = Mode::Done;
-                }
-            }
-            Mode::Parallel {
-                pos,
-                state,
-                next_index,
-                parts,
-            } => {
-                if *pos >= bytes.len() {
-                    self.mode = Mode::Done;
-                } else {
-                    let end = pos.saturating_add(window).min(bytes.len());
-                    let (shards, counts) = (&mut self.shards, &mut self.counts);
-                    let Some(pool) = self.pool.as_ref() else {
-                        self.mode = Mode::Done;
-                        return false;
-                    };
-                    // The window is walked in chunks: the decoded packets of a
-                    // chunk are held until its shards have replayed them, and a
-                    // window of small packets (DNS) holds ten times more of them
-                    // than its bytes suggest. The records still end at `end`.
-                    loop {
-                        let (p, st, ni, parts) = (*pos, state.clone(), *next_index, *parts);
-                        let chunk_end = p.saturating_add(PARALLEL_CHUNK).min(end);
-                        let r = pool.install(|| {
-                            crate::pipeline::run_parallel(
-                                bytes, p, chunk_end, &st, ni, parts, shards, counts,
-                            )
-                        });
-                        *pos = r.pos;
-                        *state = r.state;
-                        *next_index = r.next_index;
-                        self.progress = r.pos.min(bytes.len());
-                        if r.stop.is_some() || r.pos >= bytes.len() || r.pos <= p {
-                            self.stop = r.stop;
-                            self.mode = Mode::Done;
-                            break;
-                        }
-                        if r.pos >= end {
-                            break;
-                        }
-                    }
-                }
-            }
-            Mode::Done => return false,
+        if matches!(self.mode, Mode::Done) {
+            return false;
         }
+        let more = read_window(
+            self.cap,
+            &self.cfg,
+            &mut self.mode,
+            &mut self.shards,
+            &mut self.counts,
+            self.pool.as_ref(),
+            &mut self.progress,
+            &mut self.stop,
+        );
         self.emitter.collect(&self.shards);
-        !matches!(self.mode, Mode::Done)
+        more
+    }
+
+    /// Whether the flows collected last can be judged while the next window
+    /// is read: on the parallel path, before any of them is judged, and when
+    /// they are few enough for their records to be held together.
+    fn can_overlap(&self) -> bool {
+        self.pool.is_some()
+            && self.stage == Stage::Reading
+            && matches!(self.mode, Mode::Parallel { .. })
+            && self.emitter.overlappable()
+    }
+
+    /// Judges the flows collected last on some of the pool's threads while the
+    /// others read the next window, then collects that window. The records
+    /// are the same as in turn: judging reads only the ended flows (taken out
+    /// of their shards meanwhile) and the capture-wide context, which only
+    /// grows when a window is collected.
+    fn overlapped_advance(&mut self) {
+        let Analysis {
+            cap,
+            cfg,
+            mode,
+            shards,
+            counts,
+            emitter,
+            pool,
+            ready,
+            progress,
+            stop,
+            stage,
+            ..
+        } = self;
+        let Some(pool) = pool.as_ref() else {
+            return;
+        };
+        let taken: Vec<Vec<Box<crate::flow::Flow<'c>>>> = shards
+            .tables
+            .iter_mut()
+            .map(|t| t.take_finished())
+            .collect();
+        let order: Vec<&crate::flow::Flow<'c>> = emitter
+            .pending()
+            .iter()
+            .filter_map(|&(_, _, s, i)| Some(&**taken.get(s as usize)?.get(i as usize)?))
+            .collect();
+        let context = emitter.context();
+        let (judged, more) = pool.install(|| {
+            rayon::join(
+                || crate::pipeline::judge_all(context, &order),
+                || read_window(cap, cfg, mode, shards, counts, Some(pool), progress, stop),
+            )
+        });
+        drop(order);
+        emitter.release(judged, ready);
+        for (s, flows) in taken.into_iter().enumerate() {
+            if let Some(t) = shards.tables.get_mut(s) {
+                flows.into_iter().for_each(|f| t.recycle(f));
+            }
+        }
+        emitter.collect(shards);
+        if !more {
+            *stage = Stage::Ending;
+        }
     }
 
     /// Ends every flow still tracked (end of capture).
@@ -287,6 +306,79 @@ impl<'c> Analysis<'c> {
     }
 }
 
+/// Reads one window of the capture into the shards. Returns false when the
+/// walk is over.
+#[allow(clippy::too_many_arguments)]
+fn read_window<'c>(
+    cap: &'c Capture,
+    cfg: &Config,
+    mode: &mut Mode<'c>,
+    shards: &mut Shards<'c>,
+    counts: &mut Counts,
+    pool: Option<&rayon::ThreadPool>,
+    progress: &mut usize,
+    stop: &mut Option<WalkStop>,
+) -> bool {
+    let window = usize::try_from(cfg.window_bytes)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    let bytes = cap.bytes();
+    match mode {
+        Mode::Sequential { walker: w, origin } => {
+            let until = w.offset().max(*origin).saturating_add(window);
+            crate::pipeline::run_sequential(w, until, shards, counts);
+            *progress = w.offset().min(bytes.len());
+            if w.finished() {
+                *stop = w.stop().cloned();
+                *mode = Mode::Done;
+            }
+        }
+        Mode::Parallel {
+            pos,
+            state,
+            next_index,
+            parts,
+        } => {
+            let Some(pool) = pool else {
+                *mode = Mode::Done;
+                return false;
+            };
+            if *pos >= bytes.len() {
+                *mode = Mode::Done;
+            } else {
+                let end = pos.saturating_add(window).min(bytes.len());
+                // The window is walked in chunks: the decoded packets of a
+                // chunk are held until its shards have replayed them, and a
+                // window of small packets (DNS) holds ten times more of them
+                // than its bytes suggest. The records still end at `end`.
+                loop {
+                    let (p, st, ni, parts) = (*pos, state.clone(), *next_index, *parts);
+                    let chunk_end = p.saturating_add(PARALLEL_CHUNK).min(end);
+                    let r = pool.install(|| {
+                        crate::pipeline::run_parallel(
+                            bytes, p, chunk_end, &st, ni, parts, shards, counts,
+                        )
+                    });
+                    *pos = r.pos;
+                    *state = r.state;
+                    *next_index = r.next_index;
+                    *progress = r.pos.min(bytes.len());
+                    if r.stop.is_some() || r.pos >= bytes.len() || r.pos <= p {
+                        *stop = r.stop;
+                        *mode = Mode::Done;
+                        break;
+                    }
+                    if r.pos >= end {
+                        break;
+                    }
+                }
+            }
+        }
+        Mode::Done => return false,
+    }
+    !matches!(mode, Mode::Done)
+}
+
 impl Iterator for Analysis<'_> {
     type Item = Record;
 
@@ -294,6 +386,10 @@ impl Iterator for Analysis<'_> {
         loop {
             if let Some(r) = self.ready.pop_front() {
                 return Some(r);
+            }
+            if self.can_overlap() {
+                self.overlapped_advance();
+                continue;
             }
             // The ended flows' records come out before any more packets are read.
             if self

@@ -59,7 +59,8 @@
 //!   boundaries and output order never depend on the thread count, so output is
 //!   identical for any `-j`. Flows that ended in a window are released after
 //!   the window in order of first frame, each followed by its findings, and
-//!   judged (in parallel) a batch at a time as the records are read: nothing
+//!   judged a batch at a time as the records are read (on the parallel path,
+//!   a window's flows are judged while the next window is read): nothing
 //!   waits for a long-lived flow, and a burst of flows ending together (a long
 //!   gap in the capture, its end) does not hold all their records at once, so
 //!   memory is bounded by the flows alive at once.

@@ -35,7 +35,7 @@ thread_local! {
 }
 
 /// A judged flow's records: its flow record and its findings.
-type Judged = (FlowRecord, Vec<Finding>);
+pub(crate) type Judged = (FlowRecord, Vec<Finding>);
 
 /// Identifies a finished flow, runs the detectors on it and makes its records.
 fn judge(f: &Flow<'_>, context: &CaptureContext, s: &mut Scratch) -> Judged {
@@ -54,6 +54,19 @@ fn judge(f: &Flow<'_>, context: &CaptureContext, s: &mut Scratch) -> Judged {
     }
     (rec, findings)
 }
+
+/// Judges `flows` on the current rayon pool's threads; the records come back
+/// in the order of `flows`.
+pub(crate) fn judge_all(context: &CaptureContext, flows: &[&Flow<'_>]) -> Vec<Judged> {
+    flows
+        .par_iter()
+        .map(|f| THREAD_SCRATCH.with_borrow_mut(|sc| judge(f, context, sc)))
+        .collect()
+}
+
+/// Flows collected in one window that may be judged together, their records
+/// held at once, while the next window is read.
+const OVERLAP_MAX: usize = 2 * EMIT_BATCH;
 
 /// Collects finished flows from the shards, runs the detectors on them, and
 /// releases their records (each flow followed by its findings).
@@ -107,6 +120,36 @@ impl Emitter {
             }
         }
         self.evicted = shards.tables.iter().map(|t| t.evicted).sum();
+    }
+
+    /// Whether the collected flows, none judged yet, are few enough to be
+    /// judged all at once while the next window is read.
+    pub fn overlappable(&self) -> bool {
+        self.next == 0 && !self.pending.is_empty() && self.pending.len() <= OVERLAP_MAX
+    }
+
+    /// The collected flows not yet judged: (first frame, id, shard, index in
+    /// the shard's finished list), in release order.
+    pub fn pending(&self) -> &[(u64, u64, u32, u32)] {
+        self.pending.get(self.next..).unwrap_or(&[])
+    }
+
+    /// What the detectors know of the capture so far.
+    pub fn context(&self) -> &CaptureContext {
+        &self.context
+    }
+
+    /// Appends the records of the collected flows, judged elsewhere in
+    /// [`pending`](Emitter::pending) order, to `out`; the collected flows are
+    /// then done with.
+    pub fn release(&mut self, judged: Vec<Judged>, out: &mut VecDeque<Record>) {
+        for (r, findings) in judged {
+            self.flows += 1;
+            out.push_back(Record::Flow(r));
+            out.extend(findings.into_iter().map(Record::Tamper));
+        }
+        self.pending.clear();
+        self.next = 0;
     }
 
     /// Judges the next batch of collected flows and appends their records to

@@ -19,7 +19,7 @@ mod parallel;
 mod sequential;
 
 pub(crate) use counts::Counts;
-pub(crate) use emit::Emitter;
+pub(crate) use emit::{Emitter, judge_all};
 pub(crate) use parallel::run_window as run_parallel;
 pub(crate) use sequential::run_window as run_sequential;
 
