@@ -16,7 +16,6 @@ use serde_json::json;
 
 use super::{CaptureContext, Detector, FindingBuilder, FlowView};
 use crate::flow::{TO_CLIENT, TO_SERVER};
-use crate::proto::http_response;
 use crate::report::Finding;
 use crate::signatures::HttpVerdict;
 
@@ -41,14 +40,14 @@ impl Detector for HttpBlockpage {
         if stream.is_empty() || up.payload_bytes == 0 {
             return;
         }
-        let resp = http_response(stream);
-        let (body_start, headers) = match &resp {
-            Some(r) => (Some(r.head_len.unwrap_or(stream.len())), r.headers.clone()),
-            None if stream.len() <= RAW_MAX => (None, Vec::new()),
+        let resp = v.http_response();
+        let (body_start, headers): (_, &[(&[u8], &[u8])]) = match resp {
+            Some(r) => (Some(r.head_len.unwrap_or(stream.len())), &r.headers),
+            None if stream.len() <= RAW_MAX => (None, &[]),
             None => return,
         };
         let db = cx.signatures.db();
-        let HttpVerdict::BlockPage(hits) = db.match_http(stream, body_start, &headers) else {
+        let HttpVerdict::BlockPage(hits) = db.match_http(stream, body_start, headers) else {
             return;
         };
         let Some(hit) = hits.first() else { return };

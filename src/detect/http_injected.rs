@@ -22,7 +22,6 @@ use serde_json::json;
 use super::injected_rst::initial_ttl;
 use super::{CaptureContext, Detector, FindingBuilder, FlowView};
 use crate::flow::{TO_CLIENT, TO_SERVER};
-use crate::proto::http_response;
 use crate::report::Finding;
 
 /// Smallest TTL difference from the handshake that counts.
@@ -58,7 +57,7 @@ impl Detector for HttpInjectedResponse {
         if resp.frame < req.frame {
             return;
         }
-        let Some(head) = http_response(v.down) else {
+        let Some(head) = v.http_response() else {
             return;
         };
         let delta = resp.ttl.abs_diff(synack.ttl);

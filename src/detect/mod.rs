@@ -47,6 +47,9 @@ pub struct FlowView<'f> {
     pub down: &'f [u8],
     /// The DNS exchanges, parsed once for every detector that reads them.
     dns: std::cell::OnceCell<Vec<dns_exchange::Exchange>>,
+    /// The HTTP response head of `down`, parsed once for the detectors that
+    /// read it.
+    response: std::cell::OnceCell<Option<crate::proto::HttpResponse<'f>>>,
 }
 
 impl<'f> FlowView<'f> {
@@ -58,7 +61,15 @@ impl<'f> FlowView<'f> {
             up,
             down,
             dns: std::cell::OnceCell::new(),
+            response: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The HTTP response head at the start of `down`, if it starts with one.
+    fn http_response(&self) -> Option<&crate::proto::HttpResponse<'f>> {
+        self.response
+            .get_or_init(|| crate::proto::http_response(self.down))
+            .as_ref()
     }
 
     /// The DNS exchanges of the flow (none unless it is a flow to port 53).
