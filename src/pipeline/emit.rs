@@ -30,7 +30,7 @@ struct Scratch {
 const EMIT_BATCH: usize = 2048;
 
 thread_local! {
-    /// The judging scratch of each worker thread of the parallel path.
+    /// The judging scratch of each judging thread, kept from flow to flow.
     static THREAD_SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
 
@@ -58,11 +58,30 @@ fn judge(f: &Flow<'_>, context: &CaptureContext, s: &mut Scratch) -> Judged {
 /// Judges `flows` on the current rayon pool's threads; the records come back
 /// in the order of `flows`.
 pub(crate) fn judge_all(context: &CaptureContext, flows: &[&Flow<'_>]) -> Vec<Judged> {
-    flows
-        .par_iter()
-        .map(|f| THREAD_SCRATCH.with_borrow_mut(|sc| judge(f, context, sc)))
-        .collect()
+    flows.par_iter().map(|f| judge_here(f, context)).collect()
 }
+
+/// [`judge`] with this thread's scratch (one per thread rather than one per
+/// rayon job, which grew its buffers anew each time).
+fn judge_here(f: &Flow<'_>, context: &CaptureContext) -> Judged {
+    THREAD_SCRATCH.with_borrow_mut(|sc| judge(f, context, sc))
+}
+
+/// Appends each judged flow's record, then its findings, to `out`; returns
+/// how many flows.
+fn push_records(judged: impl IntoIterator<Item = Judged>, out: &mut VecDeque<Record>) -> u64 {
+    let mut n = 0;
+    for (r, findings) in judged {
+        n += 1;
+        out.push_back(Record::Flow(r));
+        out.extend(findings.into_iter().map(Record::Tamper));
+    }
+    n
+}
+
+/// A collected flow: (first frame, id, shard, index in the shard's finished
+/// list); sorted, these are the release order.
+pub(crate) type Collected = (u64, u64, u32, u32);
 
 /// Flows collected in one window that may be judged together, their records
 /// held at once, while the next window is read.
@@ -73,10 +92,9 @@ const OVERLAP_MAX: usize = 2 * EMIT_BATCH;
 #[derive(Default)]
 pub(crate) struct Emitter {
     context: CaptureContext,
-    scratch: Scratch,
     /// The collected flows, in release order: (first frame, id, shard, index
     /// in the shard's finished list).
-    pending: Vec<(u64, u64, u32, u32)>,
+    pending: Vec<Collected>,
     /// How many of `pending` are judged.
     next: usize,
     /// The records of the batch being released.
@@ -130,7 +148,7 @@ impl Emitter {
 
     /// The collected flows not yet judged: (first frame, id, shard, index in
     /// the shard's finished list), in release order.
-    pub fn pending(&self) -> &[(u64, u64, u32, u32)] {
+    pub fn pending(&self) -> &[Collected] {
         self.pending.get(self.next..).unwrap_or(&[])
     }
 
@@ -143,11 +161,7 @@ impl Emitter {
     /// [`pending`](Emitter::pending) order, to `out`; the collected flows are
     /// then done with.
     pub fn release(&mut self, judged: Vec<Judged>, out: &mut VecDeque<Record>) {
-        for (r, findings) in judged {
-            self.flows += 1;
-            out.push_back(Record::Flow(r));
-            out.extend(findings.into_iter().map(Record::Tamper));
-        }
+        self.flows += push_records(judged, out);
         self.pending.clear();
         self.next = 0;
     }
@@ -186,7 +200,7 @@ impl Emitter {
         // Judging a flow reads only the flow and the context: on the parallel
         // path a batch is judged on every core.
         let (context, tables) = (&self.context, &shards.tables);
-        let flow = |&(_, _, s, i): &(u64, u64, u32, u32)| {
+        let flow = |&(_, _, s, i): &Collected| {
             tables
                 .get(s as usize)
                 .and_then(|t| t.finished().get(i as usize))
@@ -195,24 +209,12 @@ impl Emitter {
         // (it is too large for the allocator to keep for us).
         let judged = &mut self.judged;
         judged.clear();
+        let judge_one = |e: &Collected| flow(e).map(|f| judge_here(f, context));
         match pool {
-            Some(pool) => pool.install(|| {
-                judged.par_extend(batch.par_iter().map(|e| {
-                    // One scratch per worker thread, kept from batch to batch
-                    // (a scratch per rayon job grew its buffers anew each time).
-                    THREAD_SCRATCH.with_borrow_mut(|sc| flow(e).map(|f| judge(f, context, sc)))
-                }))
-            }),
-            None => {
-                let sc = &mut self.scratch;
-                judged.extend(batch.iter().map(|e| flow(e).map(|f| judge(f, context, sc))))
-            }
+            Some(pool) => pool.install(|| judged.par_extend(batch.par_iter().map(judge_one))),
+            None => judged.extend(batch.iter().map(judge_one)),
         }
-        for (r, findings) in judged.drain(..).flatten() {
-            self.flows += 1;
-            out.push_back(Record::Flow(r));
-            out.extend(findings.into_iter().map(Record::Tamper));
-        }
+        self.flows += push_records(judged.drain(..).flatten(), out);
         true
     }
 
