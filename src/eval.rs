@@ -9,6 +9,7 @@
 //! a 5-tuple was reused.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -154,20 +155,22 @@ pub fn score(
     for t in &truth.flows {
         let (ca, cp) = split_ep(&t.client);
         let (sa, sp) = split_ep(&t.server);
+        let (ca, sa) = (ca.parse::<IpAddr>().ok(), sa.parse::<IpAddr>().ok());
         let candidates: Vec<_> = report
             .flows
             .iter()
             .filter(|f| t.proto.is_empty() || f.proto == t.proto)
             .filter(|f| {
-                (f.src_ip == ca && f.src_port == cp && f.dest_ip == sa && f.dest_port == sp)
-                    || (f.src_ip == sa && f.src_port == sp && f.dest_ip == ca && f.dest_port == cp)
+                let (src, dest) = (Some(f.src_ip), Some(f.dest_ip));
+                (src == ca && f.src_port == cp && dest == sa && f.dest_port == sp)
+                    || (src == sa && f.src_port == sp && dest == ca && f.dest_port == cp)
             })
             .filter(|f| !used.contains(&f.flow_id))
             .collect();
         let pick = match &t.started {
             Some(s) => candidates
                 .iter()
-                .min_by_key(|f| f.timestamp.as_str().cmp(s.as_str()) as i8 + 1)
+                .min_by_key(|f| f.timestamp.rfc3339().as_str().cmp(s.as_str()) as i8 + 1)
                 .copied(),
             None => candidates.first().copied(),
         };

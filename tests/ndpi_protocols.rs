@@ -200,13 +200,13 @@ fn run() -> Option<&'static Run> {
             };
             let mut apps: HashMap<Key, Vec<&'static str>> = HashMap::new();
             for f in &report.flows {
-                let (Ok(s), Ok(d)) = (f.src_ip.parse::<IpAddr>(), f.dest_ip.parse::<IpAddr>())
-                else {
-                    continue;
-                };
-                apps.entry(key(&f.proto, (s, f.src_port), (d, f.dest_port)))
-                    .or_default()
-                    .push(f.app_proto);
+                apps.entry(key(
+                    &f.proto,
+                    (f.src_ip, f.src_port),
+                    (f.dest_ip, f.dest_port),
+                ))
+                .or_default()
+                .push(f.app_proto);
             }
             ndpi.extend(flows);
             ours.insert(pcap, Ours { apps });

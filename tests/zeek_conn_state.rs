@@ -77,27 +77,6 @@ fn canon(k: &Tuple) -> Tuple {
     }
 }
 
-fn parse_ts(rfc: &str) -> f64 {
-    // 2009-01-15T17:11:11.348475Z -> seconds since the epoch.
-    let (date, time) = rfc.split_once('T').unwrap_or(("1970-01-01", "00:00:00Z"));
-    let d: Vec<i64> = date.split('-').filter_map(|x| x.parse().ok()).collect();
-    let t: Vec<f64> = time
-        .trim_end_matches('Z')
-        .split(':')
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    if d.len() != 3 || t.len() != 3 {
-        return 0.0;
-    }
-    let (y, m, dd) = (d[0] - i64::from(d[1] <= 2), d[1], d[2]);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + dd - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    days as f64 * 86400.0 + t[0] * 3600.0 + t[1] * 60.0 + t[2]
-}
-
 #[test]
 fn conn_state_agrees_with_zeek() {
     let Some(corpus) = common::corpus() else {
@@ -128,11 +107,16 @@ fn conn_state_agrees_with_zeek() {
                 continue;
             };
             for f in rep.flows.iter().filter(|f| f.proto == "tcp") {
-                let k = (f.src_ip.clone(), f.src_port, f.dest_ip.clone(), f.dest_port);
+                let k = (
+                    f.src_ip.to_string(),
+                    f.src_port,
+                    f.dest_ip.to_string(),
+                    f.dest_port,
+                );
                 ours.entry(canon(&k)).or_default().push((
-                    parse_ts(&f.timestamp),
+                    f.timestamp.as_secs_f64(),
                     f.conn_state.to_string(),
-                    f.history.clone(),
+                    f.history.to_string(),
                     false,
                 ));
             }

@@ -29,20 +29,19 @@ impl Timestamp {
     /// RFC 3339 in UTC with microseconds, e.g. `2026-11-28T07:45:41.123456Z`:
     /// the timestamp format of Suricata's EVE and of our JSON Lines.
     pub fn to_rfc3339(self) -> String {
+        self.rfc3339().as_str().to_owned()
+    }
+
+    /// [`to_rfc3339`](Timestamp::to_rfc3339) without an allocation: the text is
+    /// written digit by digit into a buffer on the stack (this runs for every
+    /// flow record). The `i64` nanosecond range spans the years 1677..2262,
+    /// so the year always has four digits.
+    pub fn rfc3339(self) -> Rfc3339 {
         let secs = self.0.div_euclid(1_000_000_000);
         let micros = self.0.rem_euclid(1_000_000_000) / 1000;
         let days = secs.div_euclid(86_400);
         let tod = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
-        if !(0..=9999).contains(&y) {
-            return format!(
-                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-                tod / 3600,
-                (tod / 60) % 60,
-                tod % 60
-            );
-        }
-        // Written digit by digit: this runs for every flow and finding.
         let mut b = *b"0000-00-00T00:00:00.000000Z";
         let put = |b: &mut [u8; 27], at: usize, width: usize, mut v: u64| {
             for i in (0..width).rev() {
@@ -50,15 +49,40 @@ impl Timestamp {
                 v /= 10;
             }
         };
-        put(&mut b, 0, 4, y as u64);
+        put(&mut b, 0, 4, y.clamp(0, 9999) as u64);
         put(&mut b, 5, 2, u64::from(m));
         put(&mut b, 8, 2, u64::from(d));
         put(&mut b, 11, 2, (tod / 3600) as u64);
         put(&mut b, 14, 2, ((tod / 60) % 60) as u64);
         put(&mut b, 17, 2, (tod % 60) as u64);
         put(&mut b, 20, 6, micros as u64);
-        // Only ASCII digits and separators were written.
-        std::str::from_utf8(&b).unwrap_or_default().to_owned()
+        Rfc3339(b)
+    }
+}
+
+/// A [`Timestamp`] as RFC 3339 text, held on the stack.
+#[derive(Clone, Copy)]
+pub struct Rfc3339([u8; 27]);
+
+impl Rfc3339 {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    /// RFC 3339 in UTC with microseconds, as the records print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.rfc3339().as_str())
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    /// As its RFC 3339 text (the records' `timestamp`).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.rfc3339().as_str())
     }
 }
 

@@ -22,7 +22,7 @@ mod resync;
 mod walker;
 
 pub use format::{FormatError, LegacyParams};
-pub use frame::{Frame, Timestamp};
+pub use frame::{Frame, Rfc3339, Timestamp};
 pub use linktype::LinkType;
 pub use open::{Capture, CaptureFormat};
 pub use walker::{SkipReason, WalkState, WalkStop, Walker};

@@ -183,7 +183,7 @@ impl BlackoutTracker {
                 src_port: x.client.1,
                 dest_ip: x.server.0.to_string(),
                 dest_port: x.server.1,
-                proto: proto_name(x.proto),
+                proto: proto_name(x.proto).into_owned(),
                 app_proto: "unknown",
                 kind: "blackout",
                 confidence: (confidence * 100.0).round() / 100.0,

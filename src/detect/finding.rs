@@ -24,7 +24,7 @@ impl FindingBuilder {
                 src_port: flow.client.port,
                 dest_ip: flow.server.addr.to_string(),
                 dest_port: flow.server.port,
-                proto: proto_name(flow.key.proto),
+                proto: proto_name(flow.key.proto).into_owned(),
                 app_proto: v.app.proto.as_str(),
                 kind,
                 confidence: 0.0,

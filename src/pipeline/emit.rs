@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use super::Shards;
 use crate::detect::{self, CaptureContext, FlowView};
 use crate::flow::{Flow, TO_CLIENT, TO_SERVER};
-use crate::report::{Finding, FlowRecord, Record};
+use crate::report::{Finding, FlowRecord, FlowVerdict, Record};
 
 /// Buffers one judging thread reuses for every flow: the stream starts that span
 /// several segments are assembled here rather than in memory each flow keeps.
@@ -50,7 +50,7 @@ fn judge(f: &Flow<'_>, context: &CaptureContext, s: &mut Scratch) -> Judged {
         let mut kinds: Vec<&str> = findings.iter().map(|x| x.kind).collect();
         kinds.sort_unstable();
         kinds.dedup();
-        rec.verdict = serde_json::json!(kinds);
+        rec.verdict = FlowVerdict::Tampered(kinds);
     }
     (rec, findings)
 }

@@ -9,7 +9,9 @@
 
 use std::io::{self, Write};
 
-use super::{FlowRecord, Record};
+use std::net::IpAddr;
+
+use super::{FlowRecord, FlowVerdict, Record};
 
 /// Writes one record as a JSON line.
 pub fn write_record<W: Write>(w: &mut W, rec: &Record) -> io::Result<()> {
@@ -27,16 +29,17 @@ pub fn write_flow<W: Write>(w: &mut W, r: &FlowRecord) -> io::Result<()> {
     };
     o.raw(b"{\"event_type\":")?;
     o.str(r.event_type)?;
-    o.raw(b",\"timestamp\":")?;
-    o.str(&r.timestamp)?;
+    o.raw(b",\"timestamp\":\"")?;
+    o.raw(r.timestamp.rfc3339().as_str().as_bytes())?;
+    o.raw(b"\"")?;
     o.raw(b",\"flow_id\":")?;
     o.int(r.flow_id)?;
     o.raw(b",\"src_ip\":")?;
-    o.str(&r.src_ip)?;
+    o.ip(r.src_ip)?;
     o.raw(b",\"src_port\":")?;
     o.int(u64::from(r.src_port))?;
     o.raw(b",\"dest_ip\":")?;
-    o.str(&r.dest_ip)?;
+    o.ip(r.dest_ip)?;
     o.raw(b",\"dest_port\":")?;
     o.int(u64::from(r.dest_port))?;
     o.raw(b",\"proto\":")?;
@@ -60,7 +63,7 @@ pub fn write_flow<W: Write>(w: &mut W, r: &FlowRecord) -> io::Result<()> {
     o.raw(b",\"conn_state\":")?;
     o.str(r.conn_state)?;
     o.raw(b",\"history\":")?;
-    o.str(&r.history)?;
+    o.str(r.history.as_str())?;
     o.raw(b",\"sni\":")?;
     o.opt(r.sni.as_deref())?;
     o.raw(b",\"http_host\":")?;
@@ -69,8 +72,17 @@ pub fn write_flow<W: Write>(w: &mut W, r: &FlowRecord) -> io::Result<()> {
     o.opt(r.dns_qname.as_deref())?;
     o.raw(b",\"verdict\":")?;
     match &r.verdict {
-        serde_json::Value::String(s) => o.str(s)?,
-        v => serde_json::to_writer(&mut *o.w, v).map_err(io::Error::other)?,
+        FlowVerdict::Tampered(kinds) => {
+            o.raw(b"[")?;
+            for (i, k) in kinds.iter().enumerate() {
+                if i > 0 {
+                    o.raw(b",")?;
+                }
+                o.str(k)?;
+            }
+            o.raw(b"]")?;
+        }
+        _ => o.raw(b"\"ok\"")?,
     }
     o.raw(b"}\n")
 }
@@ -98,6 +110,34 @@ impl<W: Write> Out<'_, W> {
         }
         self.w.write_all(b"\"")?;
         self.w.write_all(s.as_bytes())?;
+        self.w.write_all(b"\"")
+    }
+
+    /// An address in quotes, formatted on the stack (IPv4 digit by digit).
+    fn ip(&mut self, a: IpAddr) -> io::Result<()> {
+        let mut buf = [0u8; 48];
+        let n = match a {
+            IpAddr::V4(v4) => {
+                let mut n = 0;
+                for (i, o) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        buf[n] = b'.';
+                        n += 1;
+                    }
+                    let digits = self.n.format(o).as_bytes();
+                    buf[n..n + digits.len()].copy_from_slice(digits);
+                    n += digits.len();
+                }
+                n
+            }
+            IpAddr::V6(v6) => {
+                let mut cur = io::Cursor::new(&mut buf[..]);
+                write!(cur, "{v6}")?;
+                cur.position() as usize
+            }
+        };
+        self.w.write_all(b"\"")?;
+        self.w.write_all(buf.get(..n).unwrap_or_default())?;
         self.w.write_all(b"\"")
     }
 
@@ -143,11 +183,17 @@ mod tests {
     fn record(odd: &str, some: bool) -> FlowRecord {
         FlowRecord {
             event_type: "flow",
-            timestamp: "2026-11-28T10:13:24.921681Z".into(),
+            timestamp: crate::capture::Timestamp(1_795_861_204_921_681_000),
             flow_id: u64::MAX >> 11,
-            src_ip: "2001:db8::1".into(),
+            src_ip: "2001:db8::1".parse().expect("address"),
             src_port: 0,
-            dest_ip: "10.0.0.1".into(),
+            dest_ip: if some {
+                "10.200.0.1".parse().expect("address")
+            } else {
+                "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+                    .parse()
+                    .expect("address")
+            },
             dest_port: 65535,
             proto: "ip-253".into(),
             app_proto: "dns",
@@ -159,14 +205,14 @@ mod tests {
             bytes_toserver: 1500,
             bytes_toclient: 99,
             conn_state: "SF",
-            history: "ShADadFf".into(),
+            history: super::super::History::new("ShADadFf"),
             sni: some.then(|| odd.to_string()),
             http_host: some.then(|| format!("{odd}.example")),
             dns_qname: None,
             verdict: if some {
-                serde_json::json!(["tcp.injected_rst", "dns.injection"])
+                FlowVerdict::Tampered(vec!["dns.injection", "tcp.injected_rst"])
             } else {
-                serde_json::Value::String("ok".into())
+                FlowVerdict::Ok
             },
         }
     }

@@ -11,7 +11,7 @@ mod stats;
 pub mod summary;
 
 pub use jsonl::{write_flow, write_record};
-pub use record::{Finding, FlowRecord, Record, proto_name};
+pub use record::{Finding, FlowRecord, FlowVerdict, History, Record, proto_name};
 pub use stats::{SkipCount, Stats};
 
 use std::io::Write;

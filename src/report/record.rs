@@ -1,6 +1,12 @@
 //! Flow and finding records.
 
+use std::borrow::Cow;
+use std::net::IpAddr;
+
 use serde::Serialize;
+
+use crate::capture::Timestamp;
+use crate::flow::zeek::HISTORY_CAP;
 
 use crate::flow::{Flow, TO_CLIENT, TO_SERVER};
 use crate::proto::AppInfo;
@@ -24,20 +30,20 @@ pub enum Record {
 pub struct FlowRecord {
     /// Always `"flow"`.
     pub event_type: &'static str,
-    /// RFC 3339 time of the first packet.
-    pub timestamp: String,
+    /// Time of the first packet (written as RFC 3339).
+    pub timestamp: Timestamp,
     /// Deterministic id.
     pub flow_id: u64,
     /// Client address.
-    pub src_ip: String,
+    pub src_ip: IpAddr,
     /// Client port.
     pub src_port: u16,
     /// Server address.
-    pub dest_ip: String,
+    pub dest_ip: IpAddr,
     /// Server port.
     pub dest_port: u16,
-    /// `tcp`, `udp`, `icmp`, `ipv6-icmp`, ...
-    pub proto: String,
+    /// `tcp`, `udp`, `icmp`, `ipv6-icmp`, ... (`ip-N` for others).
+    pub proto: Cow<'static, str>,
     /// The application protocol identified.
     pub app_proto: &'static str,
     /// `certain` or `likely`; null when nothing was identified.
@@ -57,7 +63,7 @@ pub struct FlowRecord {
     /// Zeek's `conn_state`.
     pub conn_state: &'static str,
     /// Zeek's `history`.
-    pub history: String,
+    pub history: History,
     /// TLS server name, when seen.
     pub sni: Option<String>,
     /// HTTP Host, when seen.
@@ -65,35 +71,93 @@ pub struct FlowRecord {
     /// DNS query name, when seen.
     pub dns_qname: Option<String>,
     /// `"ok"` or the list of finding kinds.
-    pub verdict: serde_json::Value,
+    pub verdict: FlowVerdict,
 }
 
-/// An address as text; IPv4 without the formatting machinery (it runs for every
-/// flow).
-pub fn ip_text(addr: std::net::IpAddr) -> String {
-    match addr {
-        std::net::IpAddr::V4(a) => {
-            let mut s = String::with_capacity(15);
-            for (i, o) in a.octets().iter().enumerate() {
-                if i > 0 {
-                    s.push('.');
-                }
-                if *o >= 100 {
-                    s.push((b'0' + o / 100) as char);
-                }
-                if *o >= 10 {
-                    s.push((b'0' + (o / 10) % 10) as char);
-                }
-                s.push((b'0' + o % 10) as char);
-            }
-            s
+/// Zeek's `history` of a flow, held inline: it has at most
+/// [`HISTORY_CAP`] letters, and a record is made for every flow.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct History {
+    len: u8,
+    letters: [u8; HISTORY_CAP],
+}
+
+impl History {
+    /// A history of these letters (ASCII; cut at [`HISTORY_CAP`] bytes).
+    pub fn new(letters: &str) -> History {
+        let mut h = History {
+            len: 0,
+            letters: [0; HISTORY_CAP],
+        };
+        for c in letters.bytes().take(HISTORY_CAP).take_while(u8::is_ascii) {
+            h.letters[usize::from(h.len)] = c;
+            h.len += 1;
         }
-        std::net::IpAddr::V6(a) => a.to_string(),
+        h
+    }
+
+    /// The letters.
+    pub fn as_str(&self) -> &str {
+        let letters = self.letters.get(..usize::from(self.len)).unwrap_or(&[]);
+        // Only ASCII is kept.
+        std::str::from_utf8(letters).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for History {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
+
+impl std::fmt::Display for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for History {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for History {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// A flow's verdict: nothing found, or the kinds of its findings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FlowVerdict {
+    /// No finding (written `"ok"`).
+    #[default]
+    Ok,
+    /// The kinds of its findings, sorted and without repeats (written as a
+    /// list).
+    Tampered(Vec<&'static str>),
+}
+
+impl Serialize for FlowVerdict {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FlowVerdict::Ok => s.serialize_str("ok"),
+            FlowVerdict::Tampered(kinds) => kinds.serialize(s),
+        }
     }
 }
 
 /// Name of an IP protocol number as the output shows it.
-pub fn proto_name(p: u8) -> String {
+pub fn proto_name(p: u8) -> Cow<'static, str> {
     match p {
         6 => "tcp".into(),
         17 => "udp".into(),
@@ -103,7 +167,7 @@ pub fn proto_name(p: u8) -> String {
         50 => "esp".into(),
         51 => "ah".into(),
         132 => "sctp".into(),
-        n => format!("ip-{n}"),
+        n => format!("ip-{n}").into(),
     }
 }
 
@@ -112,7 +176,7 @@ impl FlowRecord {
     pub fn from_flow(f: &Flow, app: AppInfo) -> FlowRecord {
         let (up, down) = (&f.dirs[TO_SERVER], &f.dirs[TO_CLIENT]);
         let (conn_state, history) = match (&f.zeek, f.key.proto) {
-            (Some(z), _) => (z.conn_state(), z.history().to_string()),
+            (Some(z), _) => (z.conn_state(), History::new(z.history())),
             (None, 17) => {
                 // Zeek's UDP rule: both sides active SF, originator only S0.
                 let s = match (up.pkts > 0, down.pkts > 0) {
@@ -121,24 +185,23 @@ impl FlowRecord {
                     (false, true) => "SHR",
                     _ => "OTH",
                 };
-                let mut h = String::new();
-                if up.payload_bytes > 0 {
-                    h.push('D');
-                }
-                if down.payload_bytes > 0 {
-                    h.push('d');
-                }
-                (s, h)
+                let h = match (up.payload_bytes > 0, down.payload_bytes > 0) {
+                    (true, true) => "Dd",
+                    (true, false) => "D",
+                    (false, true) => "d",
+                    (false, false) => "",
+                };
+                (s, History::new(h))
             }
-            _ => ("OTH", String::new()),
+            _ => ("OTH", History::new("")),
         };
         FlowRecord {
             event_type: "flow",
-            timestamp: f.first_ts.to_rfc3339(),
+            timestamp: f.first_ts,
             flow_id: f.id,
-            src_ip: ip_text(f.client.addr),
+            src_ip: f.client.addr,
             src_port: f.client.port,
-            dest_ip: ip_text(f.server.addr),
+            dest_ip: f.server.addr,
             dest_port: f.server.port,
             proto: proto_name(f.key.proto),
             app_proto: app.proto.as_str(),
@@ -154,7 +217,7 @@ impl FlowRecord {
             sni: app.sni,
             http_host: app.http_host,
             dns_qname: app.dns_qname,
-            verdict: serde_json::Value::String("ok".into()),
+            verdict: FlowVerdict::Ok,
         }
     }
 }

@@ -35,7 +35,7 @@ pub fn render(r: &Report) -> String {
     let mut table: BTreeMap<(String, &str), BTreeMap<&str, u64>> = BTreeMap::new();
     for f in &r.flows {
         *table
-            .entry((f.proto.clone(), f.app_proto))
+            .entry((f.proto.to_string(), f.app_proto))
             .or_default()
             .entry(f.conn_state)
             .or_default() += 1;
