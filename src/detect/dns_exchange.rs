@@ -68,20 +68,17 @@ fn is_query_opcode(m: &DnsMessage) -> bool {
     (m.flags >> 11) & 0x0f == 0
 }
 
-fn datagram_packets(d: &Direction) -> Vec<DnsPacket> {
-    d.stream
-        .datagrams()
-        .filter_map(|(frame, bytes)| {
-            let msg = parse_dns(bytes).ok().filter(is_query_opcode)?;
-            let ip = d.datagrams.iter().find(|b| b.frame == frame).copied();
-            Some(DnsPacket {
-                frame,
-                ts: ip.map(|b| b.ts),
-                ip,
-                msg,
-            })
+fn datagram_packets<'d>(d: &'d Direction) -> impl Iterator<Item = DnsPacket> + 'd {
+    d.stream.datagrams().filter_map(|(frame, bytes)| {
+        let msg = parse_dns(bytes).ok().filter(is_query_opcode)?;
+        let ip = d.datagrams.iter().find(|b| b.frame == frame).copied();
+        Some(DnsPacket {
+            frame,
+            ts: ip.map(|b| b.ts),
+            ip,
+            msg,
         })
-        .collect()
+    })
 }
 
 fn stream_packets(d: &Direction, stream: &[u8]) -> Vec<DnsPacket> {
@@ -112,17 +109,25 @@ pub(super) fn exchanges(v: &FlowView<'_>) -> Vec<Exchange> {
     if f.server.port != 53 {
         return Vec::new();
     }
-    let (up, down) = match f.key.proto {
-        17 => (
+    match f.key.proto {
+        17 => pair_up(
             datagram_packets(&f.dirs[TO_SERVER]),
             datagram_packets(&f.dirs[TO_CLIENT]),
         ),
-        6 => (
+        6 => pair_up(
             stream_packets(&f.dirs[TO_SERVER], v.up),
             stream_packets(&f.dirs[TO_CLIENT], v.down),
         ),
-        _ => return Vec::new(),
-    };
+        _ => Vec::new(),
+    }
+}
+
+/// Each query with the responses to it, in order of arrival; a response to
+/// no query seen is an exchange of its own.
+fn pair_up(
+    up: impl IntoIterator<Item = DnsPacket>,
+    down: impl IntoIterator<Item = DnsPacket>,
+) -> Vec<Exchange> {
     let mut out: Vec<Exchange> = Vec::new();
     for q in up.into_iter().filter(|p| !p.msg.is_response()) {
         // A retransmitted query (same id and question) is the same exchange.

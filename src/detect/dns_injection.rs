@@ -89,15 +89,13 @@ type Forged<'e> = Vec<(&'e DnsPacket, Vec<&'static str>)>;
 
 /// The forged responses of an exchange and the genuine one, if any was forged.
 fn judge<'e>(e: &'e Exchange, cx: &CaptureContext) -> Option<(Forged<'e>, &'e DnsPacket)> {
-    // Truncated answers differ from the full ones by design.
-    let rs: Vec<&DnsPacket> = e
-        .responses
-        .iter()
-        .filter(|r| r.msg.flags & 0x0200 == 0)
-        .collect();
-    if rs.len() < 2 {
+    // Truncated answers differ from the full ones by design. Most exchanges
+    // have one response: nothing to compare, and nothing collected.
+    let untruncated = |r: &&DnsPacket| r.msg.flags & 0x0200 == 0;
+    if e.responses.iter().filter(untruncated).nth(1).is_none() {
         return None;
     }
+    let rs: Vec<&DnsPacket> = e.responses.iter().filter(untruncated).collect();
     let genuine = *rs.last()?;
     let gkey = answer_key(&genuine.msg);
     let mut forged = Vec::new();

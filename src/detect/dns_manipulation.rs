@@ -34,7 +34,11 @@ impl Detector for DnsManipulation {
                 continue;
             };
             let key = answer_key(&first.msg);
-            if e.responses.iter().any(|r| answer_key(&r.msg) != key) {
+            if e.responses
+                .iter()
+                .skip(1)
+                .any(|r| answer_key(&r.msg) != key)
+            {
                 continue;
             }
             let qname = e.qname().unwrap_or_default();

@@ -170,8 +170,9 @@ impl<'a> Reader<'a> {
 
     /// Reads a name at the cursor; returns it and whether it started with a pointer.
     fn name(&mut self) -> Result<(String, bool), DnsError> {
-        let mut name = String::with_capacity(64);
+        let mut name = Vec::with_capacity(64);
         let (next, jumps, compressed) = read_name(self.m, self.pos, Some(&mut name))?;
+        let name = ascii_text(name);
         self.pos = next;
         self.max_jumps = self.max_jumps.max(jumps);
         Ok((name, compressed))
@@ -187,12 +188,36 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Appends a label with bytes that are not printable ASCII, each of those as
+/// `\ddd` so that the name stays readable and unambiguous.
+fn read_odd_label(label: &[u8], text_len: &mut usize, mut out: Option<&mut Vec<u8>>) {
+    for &c in label {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_graphic() {
+            *text_len += 1;
+            if let Some(name) = out.as_deref_mut() {
+                name.push(c);
+            }
+        } else {
+            *text_len += 4;
+            if let Some(name) = out.as_deref_mut() {
+                name.extend_from_slice(&[b'\\', b'0' + c / 100, b'0' + c / 10 % 10, b'0' + c % 10]);
+            }
+        }
+    }
+}
+
+/// A name read by [`read_name`] as text: it holds printable ASCII only.
+fn ascii_text(name: Vec<u8>) -> String {
+    String::from_utf8(name).unwrap_or_default()
+}
+
 /// Reads the name at `start` into `out` (when given): returns the offset after
 /// it, the pointer jumps, and whether the first label was a pointer.
 fn read_name(
     m: &[u8],
     start: usize,
-    mut out: Option<&mut String>,
+    mut out: Option<&mut Vec<u8>>,
 ) -> Result<(usize, u8, bool), DnsError> {
     // Length of the text form, counted even when it is not built.
     let mut text_len = 0usize;
@@ -222,26 +247,18 @@ fn read_name(
                 if text_len > 0 {
                     text_len += 1;
                     if let Some(name) = out.as_deref_mut() {
-                        name.push('.');
+                        name.push(b'.');
                     }
                 }
-                for &c in label {
-                    let c = c.to_ascii_lowercase();
-                    if c.is_ascii_graphic() {
-                        text_len += 1;
-                        if let Some(name) = out.as_deref_mut() {
-                            name.push(c as char);
-                        }
-                    } else {
-                        // Keep the name readable and unambiguous: `\ddd`.
-                        text_len += 4;
-                        if let Some(name) = out.as_deref_mut() {
-                            name.push('\\');
-                            name.push(char::from(b'0' + c / 100));
-                            name.push(char::from(b'0' + c / 10 % 10));
-                            name.push(char::from(b'0' + c % 10));
-                        }
+                if label.iter().all(u8::is_ascii_graphic) {
+                    // The usual label, copied whole and lower-cased in place
+                    // (lower-casing keeps a byte graphic).
+                    text_len += l;
+                    if let Some(name) = out.as_deref_mut() {
+                        name.extend(label.iter().map(u8::to_ascii_lowercase));
                     }
+                } else {
+                    read_odd_label(label, &mut text_len, out.as_deref_mut());
                 }
                 if text_len > 255 {
                     return Err(DnsError::NameTooLong);
@@ -304,8 +321,9 @@ pub fn parse_dns(m: &[u8]) -> Result<DnsMessage, DnsError> {
                     RData::Aaaa(Ipv6Addr::from(a))
                 }
                 (5, _) => {
-                    let mut cname = String::with_capacity(64);
+                    let mut cname = Vec::with_capacity(64);
                     read_name(m, rd_start, Some(&mut cname))?;
+                    let cname = ascii_text(cname);
                     RData::Cname(cname)
                 }
                 _ => RData::Other(rdlen),
@@ -395,6 +413,23 @@ mod tests {
             })
         );
         assert_eq!(m.trailing_bytes, 0);
+    }
+
+    /// Names are lower-cased, and bytes that are not printable ASCII are
+    /// written `\ddd`, in a label of their own or among plain ones.
+    #[test]
+    fn names_lower_cased_and_escaped() {
+        let q = b"\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\
+\x03WwW\x04a b\x01\x07ExAmPlE\x00\x00\x01\x00\x01";
+        let m = parse_dns(q).unwrap();
+        assert_eq!(m.question().unwrap().name, "www.a\\032b\\001.example");
+        let mut long = b"\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00".to_vec();
+        for _ in 0..5 {
+            long.push(63);
+            long.extend_from_slice(&[b'A'; 63]);
+        }
+        long.extend_from_slice(b"\x00\x00\x01\x00\x01");
+        assert_eq!(parse_dns(&long).err(), Some(DnsError::NameTooLong));
     }
 
     #[test]
