@@ -92,9 +92,7 @@ fn judge<'e>(e: &'e Exchange, cx: &CaptureContext) -> Option<(Forged<'e>, &'e Dn
     // Truncated answers differ from the full ones by design. Most exchanges
     // have one response: nothing to compare, and nothing collected.
     let untruncated = |r: &&DnsPacket| r.msg.flags & 0x0200 == 0;
-    if e.responses.iter().filter(untruncated).nth(1).is_none() {
-        return None;
-    }
+    e.responses.iter().filter(untruncated).nth(1)?;
     let rs: Vec<&DnsPacket> = e.responses.iter().filter(untruncated).collect();
     let genuine = *rs.last()?;
     let gkey = answer_key(&genuine.msg);
