@@ -1,7 +1,8 @@
 //! Cost of block-page matching per HTTP response: head parse plus one pass of
 //! the signature matcher, with 1 signature loaded and with 2,000 (Censored
 //! Planet's block pages and false positives, then OONI's HTTP fingerprints; or
-//! generated literals and regexes when those files are absent). The matcher is
+//! generated literals and regexes when those files are absent), and with the
+//! built-in sets alone (the default). The matcher is
 //! meant to cost about the same either way: it scans each response once.
 //!
 //! The responses are the server streams of the HTTP flows of the lab captures
@@ -177,13 +178,20 @@ fn bench(c: &mut Criterion) {
         per_response_ns(&many, &resps),
     );
     eprintln!(
-        "per response: {a:.0} ns with 1 signature, {b:.0} ns with 2,000: ratio {:.2}",
-        b / a
+        "per response: {a:.0} ns with 1 signature, {b:.0} ns with 2,000: ratio {:.2}; {:.0} ns with the built-in sets",
+        b / a,
+        per_response_ns(&Signatures::builtin(), &resps)
     );
     let mut g = c.benchmark_group("signatures");
     g.throughput(Throughput::Elements(resps.len() as u64));
     g.bench_function("match_1", |bch| bch.iter(|| match_all(&one, &resps)));
     g.bench_function("match_2000", |bch| bch.iter(|| match_all(&many, &resps)));
+    // The default: the built-in sets only (what `analyze` matches without
+    // `--signatures`).
+    let builtin = Signatures::builtin();
+    g.bench_function("match_builtin", |bch| {
+        bch.iter(|| match_all(&builtin, &resps))
+    });
     g.finish();
 }
 
