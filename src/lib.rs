@@ -66,7 +66,9 @@
 //!   memory is bounded by the flows alive at once.
 //! - [`report`] owns the output: owned, serde-serialisable records, written as the
 //!   JSON Lines of `DESIGN.md` (one `flow` per flow, `tamper` findings, a final
-//!   `stats`), or as a human summary. [`eval`] scores a report against a
+//!   `stats`), or as a human summary. A flow record's fields are typed (time,
+//!   addresses, an inline Zeek history, the verdict) and become text only as
+//!   the line is written, so making one costs no allocation of its own. [`eval`] scores a report against a
 //!   ground-truth file (the lab's `*.truth.json`).
 //!
 //! Per-packet work borrows from the map and allocates nothing but flow state;
