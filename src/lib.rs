@@ -68,8 +68,9 @@
 //!   JSON Lines of `DESIGN.md` (one `flow` per flow, `tamper` findings, a final
 //!   `stats`), or as a human summary. A flow record's fields are typed (time,
 //!   addresses, an inline Zeek history, the verdict) and become text only as
-//!   the line is written, so making one costs no allocation of its own. [`eval`] scores a report against a
-//!   ground-truth file (the lab's `*.truth.json`).
+//!   the line is written, so making one costs no allocation of its own.
+//!   [`eval`] scores a report against a ground-truth file (the lab's
+//!   `*.truth.json`).
 //!
 //! Per-packet work borrows from the map and allocates nothing but flow state;
 //! what outlives the walk is copied into the small records of [`report`]. The

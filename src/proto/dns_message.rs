@@ -190,7 +190,7 @@ impl<'a> Reader<'a> {
 
 /// Appends a label with bytes that are not printable ASCII, each of those as
 /// `\ddd` so that the name stays readable and unambiguous.
-fn read_odd_label(label: &[u8], text_len: &mut usize, mut out: Option<&mut Vec<u8>>) {
+fn push_escaped_label(label: &[u8], text_len: &mut usize, mut out: Option<&mut Vec<u8>>) {
     for &c in label {
         let c = c.to_ascii_lowercase();
         if c.is_ascii_graphic() {
@@ -251,14 +251,14 @@ fn read_name(
                     }
                 }
                 if label.iter().all(u8::is_ascii_graphic) {
-                    // The usual label, copied whole and lower-cased in place
-                    // (lower-casing keeps a byte graphic).
+                    // The usual label: copied lower-cased (lower-casing keeps a
+                    // byte printable), with no per-byte escaping decisions.
                     text_len += l;
                     if let Some(name) = out.as_deref_mut() {
                         name.extend(label.iter().map(u8::to_ascii_lowercase));
                     }
                 } else {
-                    read_odd_label(label, &mut text_len, out.as_deref_mut());
+                    push_escaped_label(label, &mut text_len, out.as_deref_mut());
                 }
                 if text_len > 255 {
                     return Err(DnsError::NameTooLong);
