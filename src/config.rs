@@ -15,6 +15,10 @@ pub struct Config {
     /// Bytes of capture walked per window. Finished flows are judged, and their
     /// memory reused, at window ends, and on the parallel path a window's decoded
     /// packet views are held at once: smaller windows hold fewer finished flows.
+    /// Records are released window by window (by first frame within one), and a
+    /// judged flow sees the capture-wide context of the windows read so far: the
+    /// window size can change the order of the records and, through that
+    /// context, a capture-wide judgement; the thread count changes neither.
     /// Default 8 MiB.
     pub window_bytes: u64,
     /// Most flows tracked at once; beyond it the least recently active are
