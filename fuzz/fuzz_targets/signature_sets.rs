@@ -8,7 +8,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use libfuzzer_sys::fuzz_target;
 use tamperscope::proto::http_response;
-use tamperscope::signatures::{SignatureSet, Signatures, add_censoredplanet, from_ooni_csv, from_toml};
+use tamperscope::signatures::{
+    SignatureSet, Signatures, add_censoredplanet, from_ooni_csv, from_toml,
+};
 
 const RESPONSE: &[u8] = b"HTTP/1.1 403 Forbidden\r\nServer: nginx\r\nLocation: http://10.10.34.34/\r\n\
 Content-Type: text/html\r\n\r\n<html><title>Access denied</title><body>blocked by order</body></html>";
@@ -35,7 +37,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let db = sigs.db();
     let (start, headers) = match http_response(RESPONSE) {
-        Some(h) => (Some(h.head_len.unwrap_or(RESPONSE.len())), h.headers.clone()),
+        Some(h) => (
+            Some(h.head_len.unwrap_or(RESPONSE.len())),
+            h.headers.clone(),
+        ),
         None => (None, Vec::new()),
     };
     let _ = db.match_http(RESPONSE, start, &headers);
