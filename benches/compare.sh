@@ -13,7 +13,7 @@
 # missing are skipped (said so in the output).
 # Knobs (environment): PAIRS (11, fast commands), SLOW_PAIRS (5, ndpiReader),
 # TSHARK_PAIRS (3), SKIP (comma list of tools or labels to skip, e.g.
-# SKIP=tshark,ndpiReader; `direct`, `memory` skip those sections),
+# SKIP=tshark,ndpiReader; `direct`, `memory`, `callgrind` skip those sections),
 # CARGO_TARGET_DIR (where the release examples are built).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -76,6 +76,27 @@ OUT="benches/results/$(date +%Y-%m-%d).txt"
   echo ""
   BINS="$BINS" CAP="$CAP" CAPNG="$CAPNG" DOUBLE="$([[ -f "$DOUBLE" ]] && echo "$DOUBLE")" SKIP="$SKIP" \
     python3 benches/compare.py
+  if [[ ",$SKIP," != *,callgrind,* ]] && need valgrind; then
+    # Instructions do not move with the machine's load the way wall time does:
+    # a steady second measure of the same ratio (it leaves out what waiting on
+    # memory costs, which is most of the floor's time).
+    count() {
+      valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+        sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+    }
+    floor_ir=$(count "$BINS/floor" "$CAP" || true)
+    analyze_ir=$(count "$BINS/analyze" --jsonl -j 1 -q "$CAP" || true)
+    if [[ -n "$floor_ir" && -n "$analyze_ir" ]]; then
+      echo ""
+      echo "### Instructions (valgrind --tool=callgrind, pcap, one run each)"
+      echo ""
+      echo "| Command | Instructions | × parse floor |"
+      echo "|---|---|---|"
+      echo "| parse floor | $floor_ir | 1.00 |"
+      awk -v a="$analyze_ir" -v f="$floor_ir" \
+        'BEGIN { printf "| `analyze --jsonl -j 1` | %d | %.2f |\n", a, a / f }'
+    fi
+  fi
   echo ""
   echo "- load average $(cut -d' ' -f1-3 /proc/loadavg) at end"
 } | tee "$OUT"
