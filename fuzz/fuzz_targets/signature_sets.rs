@@ -36,14 +36,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let db = sigs.db();
-    let (start, headers) = match http_response(RESPONSE) {
-        Some(h) => (
-            Some(h.head_len.unwrap_or(RESPONSE.len())),
-            h.headers.clone(),
-        ),
-        None => (None, Vec::new()),
-    };
-    let _ = db.match_http(RESPONSE, start, &headers);
+    if let Some(h) = http_response(RESPONSE) {
+        let start = h.head_len.unwrap_or(RESPONSE.len());
+        let _ = db.match_http(RESPONSE, Some(start), &h.headers);
+    }
     let _ = db.match_http(rest, None, &[]);
     let _ = db.match_dns(IpAddr::V4(Ipv4Addr::new(10, 10, 34, 34)));
     let _ = db.match_dns_name("blocked.example");

@@ -331,6 +331,76 @@ impl Endpoint {
     }
 }
 
+/// Zeek's `history` of a connection, held inline: at most [`HISTORY_CAP`]
+/// letters. The tracker builds it and the flow record carries a copy, so
+/// neither allocates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct History {
+    len: u8,
+    letters: [u8; HISTORY_CAP],
+}
+
+impl History {
+    /// A history of these letters (non-ASCII bytes left out; cut at
+    /// [`HISTORY_CAP`]).
+    pub fn new(letters: &str) -> History {
+        let mut h = History {
+            len: 0,
+            letters: [0; HISTORY_CAP],
+        };
+        letters.bytes().for_each(|c| h.push(c));
+        h
+    }
+
+    /// Appends a letter (ASCII; none beyond [`HISTORY_CAP`]).
+    fn push(&mut self, c: u8) {
+        if let Some(slot) = self.letters.get_mut(usize::from(self.len)) {
+            if c.is_ascii() {
+                *slot = c;
+                self.len += 1;
+            }
+        }
+    }
+
+    /// The letters.
+    pub fn as_str(&self) -> &str {
+        let letters = self.letters.get(..usize::from(self.len)).unwrap_or(&[]);
+        // Only ASCII is kept.
+        std::str::from_utf8(letters).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for History {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
+
+impl std::fmt::Display for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for History {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl serde::Serialize for History {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Zeek-compatible TCP state and history tracker for one connection.
 ///
 /// Feed every packet of the connection, in capture order, to
@@ -351,8 +421,7 @@ pub struct ZeekTcp {
     hist_seen: u32,
     is_partial: bool,
     first_seen: u8,
-    hist: [u8; HISTORY_CAP],
-    hist_len: u8,
+    hist: History,
 }
 
 impl Default for ZeekTcp {
@@ -374,8 +443,7 @@ impl ZeekTcp {
             hist_seen: 0,
             is_partial: false,
             first_seen: 0,
-            hist: [0; HISTORY_CAP],
-            hist_len: 0,
+            hist: History::new(""),
         }
     }
 
@@ -418,8 +486,12 @@ impl ZeekTcp {
     /// Zeek's history string as conn.log prints it (from the originator's
     /// perspective: uppercase = originator).
     pub fn history(&self) -> &str {
-        let bytes = self.hist.get(..usize::from(self.hist_len)).unwrap_or(&[]);
-        std::str::from_utf8(bytes).unwrap_or("")
+        self.hist.as_str()
+    }
+
+    /// The history as a value the flow record keeps.
+    pub fn history_letters(&self) -> History {
+        self.hist
     }
 
     /// Zeek's endpoint states as (originator, responder).
@@ -526,11 +598,7 @@ impl ZeekTcp {
     }
 
     fn add_history(&mut self, c: u8) {
-        let n = usize::from(self.hist_len);
-        if let Some(slot) = self.hist.get_mut(n) {
-            *slot = c;
-            self.hist_len += 1;
-        }
+        self.hist.push(c);
     }
 
     /// Zeek's `CheckHistory`: records `code` the first time `mask` is seen for
@@ -572,11 +640,9 @@ impl ZeekTcp {
     /// ACK or data segment follows; conn.log then shows the history as if the
     /// flip had happened up front (`^h...`).
     fn late_flip(&mut self) {
-        let old = self.hist;
-        let n = usize::from(self.hist_len);
-        self.hist_len = 0;
+        let old = std::mem::replace(&mut self.hist, History::new(""));
         self.add_history(b'^');
-        for &c in old.get(..n).unwrap_or(&[]) {
+        for c in old.as_str().bytes() {
             let c = if c.is_ascii_uppercase() {
                 c.to_ascii_lowercase()
             } else {

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::capture::Timestamp;
-use crate::flow::zeek::HISTORY_CAP;
+pub use crate::flow::zeek::History;
 
 use crate::flow::{Flow, TO_CLIENT, TO_SERVER};
 use crate::proto::AppInfo;
@@ -74,67 +74,6 @@ pub struct FlowRecord {
     pub verdict: FlowVerdict,
 }
 
-/// Zeek's `history` of a flow, held inline: it has at most
-/// [`HISTORY_CAP`] letters, and a record is made for every flow.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct History {
-    len: u8,
-    letters: [u8; HISTORY_CAP],
-}
-
-impl History {
-    /// A history of these letters (ASCII; cut at [`HISTORY_CAP`] bytes).
-    pub fn new(letters: &str) -> History {
-        let mut h = History {
-            len: 0,
-            letters: [0; HISTORY_CAP],
-        };
-        for c in letters.bytes().take(HISTORY_CAP).take_while(u8::is_ascii) {
-            h.letters[usize::from(h.len)] = c;
-            h.len += 1;
-        }
-        h
-    }
-
-    /// The letters.
-    pub fn as_str(&self) -> &str {
-        let letters = self.letters.get(..usize::from(self.len)).unwrap_or(&[]);
-        // Only ASCII is kept.
-        std::str::from_utf8(letters).unwrap_or_default()
-    }
-}
-
-impl std::ops::Deref for History {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl std::fmt::Debug for History {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.as_str().fmt(f)
-    }
-}
-
-impl std::fmt::Display for History {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl PartialEq<&str> for History {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl Serialize for History {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
 /// A flow's verdict: nothing found, or the kinds of its findings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -176,7 +115,7 @@ impl FlowRecord {
     pub fn from_flow(f: &Flow, app: AppInfo) -> FlowRecord {
         let (up, down) = (&f.dirs[TO_SERVER], &f.dirs[TO_CLIENT]);
         let (conn_state, history) = match (&f.zeek, f.key.proto) {
-            (Some(z), _) => (z.conn_state(), History::new(z.history())),
+            (Some(z), _) => (z.conn_state(), z.history_letters()),
             (None, 17) => {
                 // Zeek's UDP rule: both sides active SF, originator only S0.
                 let s = match (up.pkts > 0, down.pkts > 0) {
