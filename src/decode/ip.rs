@@ -8,6 +8,7 @@ use super::defrag::Reassembled;
 use super::icmp;
 use super::packet::{
     DecodeError, IcmpInfo, IpInfo, Packet, TcpFlags, TcpHeader, Transport, UdpHeader,
+    carries_timestamps,
 };
 use crate::capture::Timestamp;
 
@@ -114,17 +115,17 @@ fn transport_of<'a>(t: &TransportSlice<'a>) -> (Transport<'a>, &'a [u8]) {
         TransportSlice::Tcp(tcp) => {
             let hs = tcp.header_slice();
             let flags = u16::from_be_bytes([hs[12], hs[13]]) & 0x01ff;
-            let mut h = TcpHeader {
+            let options_raw = hs.get(20..).unwrap_or(&[]);
+            let h = TcpHeader {
                 sport: tcp.source_port(),
                 dport: tcp.destination_port(),
                 seq: tcp.sequence_number(),
                 ack: tcp.acknowledgment_number(),
                 flags: TcpFlags(flags),
                 window: tcp.window_size(),
-                options_raw: hs.get(20..).unwrap_or(&[]),
-                has_ts_option: false,
+                options_raw,
+                has_ts_option: carries_timestamps(options_raw),
             };
-            h.has_ts_option = !h.options_raw.is_empty() && h.options().timestamps.is_some();
             (Transport::Tcp(h), tcp.payload())
         }
         TransportSlice::Udp(udp) => (

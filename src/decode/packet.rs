@@ -190,6 +190,36 @@ impl TcpHeader<'_> {
     }
 }
 
+/// Whether option bytes carry a well-formed timestamp option: what
+/// `TcpHeader::options().timestamps.is_some()` says, without filling in the
+/// other options (this runs on every TCP packet).
+pub(super) fn carries_timestamps(b: &[u8]) -> bool {
+    if b.len() == 12 && b[..4] == [1, 1, 8, 10] {
+        return true;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            0 => return false,
+            1 => i += 1,
+            kind => {
+                let Some(&len) = b.get(i + 1) else {
+                    return false;
+                };
+                let len = usize::from(len);
+                if len < 2 || i + len > b.len() {
+                    return false;
+                }
+                if kind == 8 && len == 10 {
+                    return true;
+                }
+                i += len;
+            }
+        }
+    }
+    false
+}
+
 /// UDP header fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UdpHeader {
@@ -272,5 +302,65 @@ impl Packet<'_> {
             Transport::Udp(u) => (u.sport, u.dport),
             _ => (0, 0),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(options_raw: &[u8]) -> TcpHeader<'_> {
+        TcpHeader {
+            sport: 1,
+            dport: 2,
+            seq: 0,
+            ack: 0,
+            flags: TcpFlags(0x10),
+            window: 0,
+            options_raw,
+            has_ts_option: false,
+        }
+    }
+
+    /// The quick check agrees with the full option parse on every short option
+    /// string over the bytes that matter (EOL, NOP, kinds 2 and 8, lengths 0-3
+    /// and 10) and on pseudo-random longer ones.
+    #[test]
+    fn carries_timestamps_agrees_with_the_full_parse() {
+        let alphabet = [0u8, 1, 2, 3, 8, 10];
+        let mut checked = 0;
+        for len in 0..=6u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                let mut b = Vec::new();
+                for _ in 0..len {
+                    b.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                let full = header(&b).options().timestamps.is_some();
+                assert_eq!(carries_timestamps(&b), full, "{b:?}");
+                checked += 1;
+            }
+        }
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..20_000 {
+            let mut b = Vec::new();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for i in 0..(x % 41) as usize {
+                // Mostly option kinds and lengths that occur, some noise.
+                let r = (x >> (i % 56)) as u8;
+                b.push([1, 8, 10, 2, 4, 3, 5, 0, r][usize::from(r) % 9]);
+            }
+            let full = header(&b).options().timestamps.is_some();
+            assert_eq!(carries_timestamps(&b), full, "{b:?}");
+            checked += 1;
+        }
+        assert!(checked > 50_000);
+        assert!(carries_timestamps(&[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]));
+        assert!(carries_timestamps(&[
+            2, 4, 5, 180, 4, 2, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8
+        ]));
+        assert!(!carries_timestamps(&[8, 9, 0, 0, 0, 0, 0, 0, 0]));
     }
 }

@@ -98,6 +98,3 @@ impl FlowKey {
         std::hash::Hasher::finish(&h)
     }
 }
-
-/// A hasher builder with a fixed seed, so that table behaviour is reproducible.
-pub type StableState = foldhash::fast::FixedState;

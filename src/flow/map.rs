@@ -7,30 +7,35 @@
 //! lookup compares the key inside the flow it found, which is the flow it
 //! was about to update anyway.
 
-use std::hash::BuildHasher;
-
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 
 use super::connection::Flow;
-use super::key::{FlowKey, StableState};
+use super::key::FlowKey;
 
 /// Boxed flows by their key.
 pub(crate) struct FlowMap<'c> {
     table: HashTable<Box<Flow<'c>>>,
-    hasher: StableState,
+}
+
+/// The table's hash of a key from its [`FlowKey::stable_hash`], which picked
+/// the shard: every packet's key is hashed once. The shard is the stable
+/// hash's low bits, the same for every key of a table, so the table reads
+/// its bucket from other bits.
+#[inline]
+pub(crate) fn table_hash(stable: u64) -> u64 {
+    stable.rotate_left(32)
 }
 
 impl<'c> FlowMap<'c> {
     pub fn new() -> FlowMap<'c> {
         FlowMap {
             table: HashTable::new(),
-            hasher: StableState::with_seed(0x51ab_c0de),
         }
     }
 
-    fn hash(&self, key: &FlowKey) -> u64 {
-        self.hasher.hash_one(key)
+    fn hash(key: &FlowKey) -> u64 {
+        table_hash(key.stable_hash())
     }
 
     pub fn len(&self) -> usize {
@@ -39,13 +44,12 @@ impl<'c> FlowMap<'c> {
 
     pub fn get(&self, key: &FlowKey) -> Option<&Flow<'c>> {
         self.table
-            .find(self.hash(key), |f| f.key == *key)
+            .find(Self::hash(key), |f| f.key == *key)
             .map(|b| &**b)
     }
 
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Box<Flow<'c>>> {
-        let h = self.hash(key);
-        self.table.find_mut(h, |f| f.key == *key)
+        self.table.find_mut(Self::hash(key), |f| f.key == *key)
     }
 
     pub fn contains_key(&self, key: &FlowKey) -> bool {
@@ -53,19 +57,21 @@ impl<'c> FlowMap<'c> {
     }
 
     pub fn remove(&mut self, key: &FlowKey) -> Option<Box<Flow<'c>>> {
-        let h = self.hash(key);
-        match self.table.find_entry(h, |f| f.key == *key) {
+        match self.table.find_entry(Self::hash(key), |f| f.key == *key) {
             Ok(e) => Some(e.remove().0),
             Err(_) => None,
         }
     }
 
-    /// The flow of `key`, or where to put one.
-    pub fn entry(&mut self, key: &FlowKey) -> Entry<'_, Box<Flow<'c>>> {
-        let h = self.hash(key);
-        let hasher = &self.hasher;
-        self.table
-            .entry(h, |f| f.key == *key, |f| hasher.hash_one(f.key))
+    /// The flow of `key`, whose [`FlowKey::stable_hash`] is `stable`, or
+    /// where to put one.
+    pub fn entry(&mut self, key: &FlowKey, stable: u64) -> Entry<'_, Box<Flow<'c>>> {
+        debug_assert_eq!(stable, key.stable_hash());
+        self.table.entry(
+            table_hash(stable),
+            |f| f.key == *key,
+            |f| Self::hash(&f.key),
+        )
     }
 
     pub fn values(&self) -> impl Iterator<Item = &Flow<'c>> {

@@ -23,7 +23,7 @@ pub use connection::{Direction, Flow, IcmpError, TO_CLIENT, TO_SERVER};
 pub use key::{Endpoint, FlowKey};
 pub use lazy::{Blank, Lazy};
 pub use stream::{Insert, SegmentMark, StreamBuf};
-pub use table::{FlowTable, SHARDS, shard_of, shard_of_packet};
+pub use table::{FlowTable, SHARDS, shard_of, shard_of_hash, shard_of_packet};
 pub use track::{
     Baseline, CloseInfo, IpIdTrack, PktBrief, SegKind, SeqTrack, SynInfo, TcpBaseline, TtlCounts,
     TtlTrack,

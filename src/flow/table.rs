@@ -22,7 +22,13 @@ pub const SHARDS: usize = 16;
 /// The shard a key belongs to.
 #[inline]
 pub fn shard_of(key: &FlowKey) -> usize {
-    (key.stable_hash() % SHARDS as u64) as usize
+    shard_of_hash(key.stable_hash())
+}
+
+/// The shard of a key whose [`FlowKey::stable_hash`] is `stable`.
+#[inline]
+pub fn shard_of_hash(stable: u64) -> usize {
+    (stable % SHARDS as u64) as usize
 }
 
 /// The shard of a packet.
@@ -207,24 +213,35 @@ impl<'c> FlowTable<'c> {
 
     /// Accounts for one packet.
     pub fn process(&mut self, p: &Packet<'c>) {
-        self.process_keyed(p, FlowKey::of(p));
+        let keyed = FlowKey::of(p);
+        let stable = keyed.0.stable_hash();
+        self.process_keyed(p, keyed, stable);
     }
 
     /// Accounts for a packet that does not live in the capture (a datagram
     /// reassembled from fragments): what the flow keeps of it is copied.
     pub fn process_transient(&mut self, p: &Packet<'_>) {
-        self.account(p, FlowKey::of(p), None);
+        let keyed = FlowKey::of(p);
+        let stable = keyed.0.stable_hash();
+        self.account(p, keyed, stable, None);
     }
 
-    /// Accounts for one packet whose [`FlowKey::of`] the caller already computed.
-    pub fn process_keyed(&mut self, p: &Packet<'c>, keyed: (FlowKey, Endpoint, Endpoint)) {
-        self.account(p, keyed, Some(p.payload));
+    /// Accounts for one packet whose [`FlowKey::of`] and the key's
+    /// [`FlowKey::stable_hash`] the caller already computed (to pick the shard).
+    pub fn process_keyed(
+        &mut self,
+        p: &Packet<'c>,
+        keyed: (FlowKey, Endpoint, Endpoint),
+        stable: u64,
+    ) {
+        self.account(p, keyed, stable, Some(p.payload));
     }
 
     fn account(
         &mut self,
         p: &Packet<'_>,
         keyed: (FlowKey, Endpoint, Endpoint),
+        mut stable: u64,
         in_capture: Option<&'c [u8]>,
     ) {
         self.now = self.now.max(p.ts);
@@ -245,6 +262,7 @@ impl<'c> FlowTable<'c> {
                     port: 0,
                 };
                 key = FlowKey::new(src, dst, p.ip.proto);
+                stable = key.stable_hash();
             }
         }
         self.expire();
@@ -253,7 +271,7 @@ impl<'c> FlowTable<'c> {
         }
         let stream_cap = self.limits.stream_cap;
         // One lookup per packet.
-        match self.map.entry(&key) {
+        match self.map.entry(&key, stable) {
             Entry::Occupied(mut e) => {
                 let f = e.get_mut();
                 let restart = over(&self.limits, f, p.ts.nanos_since(f.last_ts))

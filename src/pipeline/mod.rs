@@ -25,7 +25,7 @@ pub(crate) use sequential::run_window as run_sequential;
 
 use crate::config::Config;
 use crate::decode::{Defragmenter, Packet, Transport, decode_reassembled};
-use crate::flow::{FlowKey, FlowTable, SHARDS, shard_of, shard_of_packet};
+use crate::flow::{FlowKey, FlowTable, SHARDS, shard_of_hash, shard_of_packet};
 
 /// The flow state shared by both paths.
 pub(crate) struct Shards<'c> {
@@ -55,6 +55,7 @@ impl<'c> Shards<'c> {
             return;
         }
         let keyed = FlowKey::of(p);
-        self.tables[shard_of(&keyed.0)].process_keyed(p, keyed);
+        let stable = keyed.0.stable_hash();
+        self.tables[shard_of_hash(stable)].process_keyed(p, keyed, stable);
     }
 }
