@@ -228,7 +228,7 @@ impl<'c> Flow<'c> {
         self.last_ts = self.last_ts.max(p.ts);
         self.last_frame = p.frame;
         let tcp = match &p.transport {
-            Transport::Tcp(t) => Some(*t),
+            Transport::Tcp(t) => Some(t),
             _ => None,
         };
         let d = &mut self.dirs[dir];
@@ -246,7 +246,7 @@ impl<'c> Flow<'c> {
         if !p.payload.is_empty() {
             d.first_payload_frame.get_or_insert(p.frame);
         }
-        d.baseline.update(p, tcp.as_ref(), first);
+        d.baseline.update(p, tcp, first);
         let Some(t) = tcp else {
             // UDP and others: keep the first datagrams back to back (bounded); the
             // stream buffer's marks give each datagram's offset and frame, which is
@@ -276,7 +276,7 @@ impl<'c> Flow<'c> {
             }
             return SegKind::Empty;
         };
-        self.update_tcp(dir, p, &t, gap, in_capture)
+        self.update_tcp(dir, p, t, gap, in_capture)
     }
 
     fn update_tcp(
@@ -292,8 +292,14 @@ impl<'c> Flow<'c> {
             gap_before_ns: gap,
             ..PktBrief::of(p, t)
         };
-        let trigger = self.dirs[1 - dir].baseline.tcp.last_payload;
-        let peer_last = self.dirs[1 - dir].baseline.tcp.last;
+        let closing = (t.flags.rst() || t.flags.fin()) && self.dirs[dir].closes.len() < MAX_CLOSES;
+        // What the peer last sent, for the close record (read only for a close).
+        let (trigger, peer_last) = if closing {
+            let peer = &self.dirs[1 - dir].baseline.tcp;
+            (peer.last_payload, peer.last)
+        } else {
+            (None, None)
+        };
         let d = &mut self.dirs[dir];
         let next_before = d.seq.base.map(|_| d.seq.next);
         let peer_ack = self.dirs[1 - dir].seq.highest_ack;
@@ -316,7 +322,7 @@ impl<'c> Flow<'c> {
                 d.seq.conflict(p.frame);
             }
         }
-        if (t.flags.rst() || t.flags.fin()) && d.closes.len() < MAX_CLOSES {
+        if closing {
             // Most directions close once (a FIN, or a RST): grow one record at a
             // time at first, not to the four a `Vec` starts with (a record is
             // ~200 bytes, and tens of thousands of flows are held at once).

@@ -43,34 +43,67 @@ pub(crate) struct Entry {
 }
 
 /// The queues of one flow table.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ExpiryQueues {
     queues: [VecDeque<Entry>; TIMEOUTS],
+    /// The earliest due time among the queues' heads (`i64::MAX` when every
+    /// queue is empty): most packets find nothing due with one comparison.
+    earliest_head: i64,
 }
+
+impl Default for ExpiryQueues {
+    fn default() -> ExpiryQueues {
+        ExpiryQueues {
+            queues: Default::default(),
+            earliest_head: i64::MAX,
+        }
+    }
+}
+
+const ALL: [Timeout; TIMEOUTS] = [
+    Timeout::TcpIdle,
+    Timeout::TcpLinger,
+    Timeout::DnsAnswered,
+    Timeout::OtherIdle,
+];
 
 impl ExpiryQueues {
     /// Queues a flow under `timeout`.
     #[inline]
     pub fn push(&mut self, timeout: Timeout, e: Entry) {
-        self.queues[timeout as usize].push_back(e);
+        let q = &mut self.queues[timeout as usize];
+        if q.is_empty() {
+            // The entry becomes its queue's head.
+            self.earliest_head = self.earliest_head.min(e.due);
+        }
+        q.push_back(e);
     }
 
     /// Takes the next entry due before `now` (any queue), if there is one.
     #[inline]
     pub fn pop_due(&mut self, now: i64) -> Option<(Timeout, Entry)> {
-        const ALL: [Timeout; TIMEOUTS] = [
-            Timeout::TcpIdle,
-            Timeout::TcpLinger,
-            Timeout::DnsAnswered,
-            Timeout::OtherIdle,
-        ];
+        debug_assert_eq!(self.earliest_head, self.heads_min());
+        if self.earliest_head >= now {
+            return None;
+        }
         for t in ALL {
             let q = &mut self.queues[t as usize];
             if q.front().is_some_and(|e| e.due < now) {
-                return q.pop_front().map(|e| (t, e));
+                let e = q.pop_front();
+                self.earliest_head = self.heads_min();
+                return e.map(|e| (t, e));
             }
         }
         None
+    }
+
+    /// The earliest due time among the queues' heads.
+    fn heads_min(&self) -> i64 {
+        self.queues
+            .iter()
+            .filter_map(|q| q.front().map(|e| e.due))
+            .min()
+            .unwrap_or(i64::MAX)
     }
 
     /// Entries held (live and stale).
@@ -94,5 +127,6 @@ impl ExpiryQueues {
                 q.shrink_to(2 * q.len());
             }
         }
+        self.earliest_head = self.heads_min();
     }
 }
