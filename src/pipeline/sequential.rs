@@ -14,9 +14,11 @@ pub(crate) fn run_window<'c>(
     while walker.offset() < until {
         let Some(frame) = walker.next() else { return };
         counts.frame(&frame);
-        match decode(&frame) {
-            Ok(p) => shards.dispatch(&p),
-            Err(e) => counts.skip(e, &frame),
+        // Matched by reference: moving the packet out of the `Result` cost a
+        // 144-byte copy per packet.
+        match &decode(&frame) {
+            Ok(p) => shards.dispatch(p),
+            Err(e) => counts.skip(*e, &frame),
         }
     }
 }
