@@ -144,31 +144,38 @@ pub(crate) fn run_window<'c>(
         extra[shard_of_packet(&q)].push(q);
     }
 
-    // Replay every shard's packets in capture order, shards in parallel.
-    let (outs_ref, bases) = (&outs, &bases);
+    // Replay every shard's packets in capture order, shards in parallel. Each
+    // shard's task gets its own packet lists (one per range, with the range's
+    // frame base) and renumbers the packets in place as it replays them.
+    let mut lists: Vec<Vec<(&mut Vec<Packet<'c>>, u64)>> = (0..SHARDS)
+        .map(|_| Vec::with_capacity(outs.len()))
+        .collect();
+    for (out, &base) in outs.iter_mut().zip(&bases) {
+        for (list, bucket) in lists.iter_mut().zip(out.buckets.iter_mut()) {
+            list.push((bucket, base));
+        }
+    }
     shards
         .tables
         .par_iter_mut()
+        .zip(lists.par_iter_mut())
         .zip(extra.par_iter())
-        .enumerate()
-        .for_each(|(s, (table, extra))| {
+        .for_each(|((table, list), extra)| {
             let mut ex = extra.iter().peekable();
-            for (out, &base) in outs_ref.iter().zip(bases) {
-                for p in &out.buckets[s] {
-                    let p = Packet {
-                        frame: p.frame + base,
-                        ..*p
-                    };
+            for (bucket, base) in list.iter_mut() {
+                for p in bucket.iter_mut() {
+                    p.frame += *base;
                     while let Some(q) = ex.next_if(|q| q.frame < p.frame) {
                         table.process_transient(q);
                     }
-                    table.process(&p);
+                    table.process(p);
                 }
             }
             for q in ex {
                 table.process_transient(q);
             }
         });
+    drop(lists);
 
     let last = outs.last();
     let end = WindowEnd {
