@@ -32,7 +32,10 @@
 //!   `history`. This is the only per-packet state; it is bounded per flow.
 //!   Timeouts depend on a flow's state (open or closed TCP, answered DNS, other)
 //!   and each kind has its own first-in-first-out queue of due times, so a
-//!   packet only looks at the queues' heads instead of the table being swept.
+//!   packet only compares its time with the earliest of the queues' heads
+//!   instead of the table being swept. A packet's key is hashed once: the
+//!   stable hash picks the shard and, its bits turned, the slot in the shard's
+//!   table.
 //!   The stream buffers hold views into the map, not copies; a judged flow's
 //!   allocations are reused by the next flow of its shard. Memory is per live
 //!   flow, so a flow is kept small: the table's slots are only the boxed flows
