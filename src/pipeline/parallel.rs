@@ -175,7 +175,6 @@ pub(crate) fn run_window<'c>(
                 table.process_transient(q);
             }
         });
-    drop(lists);
 
     let last = outs.last();
     let end = WindowEnd {
