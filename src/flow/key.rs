@@ -89,6 +89,16 @@ impl FlowKey {
         (FlowKey::new(src, dst, p.ip.proto), src, dst)
     }
 
+    /// [`FlowKey::of`] and the key's [`stable_hash`](FlowKey::stable_hash):
+    /// the hash picks the packet's shard and, in it, the table slot, so it is
+    /// computed once.
+    #[inline]
+    pub fn of_hashed(p: &Packet<'_>) -> ((FlowKey, Endpoint, Endpoint), u64) {
+        let keyed = FlowKey::of(p);
+        let stable = keyed.0.stable_hash();
+        (keyed, stable)
+    }
+
     /// Hash with a fixed seed: the same key lands in the same shard on every run
     /// and with any thread count.
     #[inline]

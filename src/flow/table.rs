@@ -213,21 +213,19 @@ impl<'c> FlowTable<'c> {
 
     /// Accounts for one packet.
     pub fn process(&mut self, p: &Packet<'c>) {
-        let keyed = FlowKey::of(p);
-        let stable = keyed.0.stable_hash();
+        let (keyed, stable) = FlowKey::of_hashed(p);
         self.process_keyed(p, keyed, stable);
     }
 
     /// Accounts for a packet that does not live in the capture (a datagram
     /// reassembled from fragments): what the flow keeps of it is copied.
     pub fn process_transient(&mut self, p: &Packet<'_>) {
-        let keyed = FlowKey::of(p);
-        let stable = keyed.0.stable_hash();
+        let (keyed, stable) = FlowKey::of_hashed(p);
         self.account(p, keyed, stable, None);
     }
 
-    /// Accounts for one packet whose [`FlowKey::of`] and the key's
-    /// [`FlowKey::stable_hash`] the caller already computed (to pick the shard).
+    /// Accounts for one packet whose [`FlowKey::of_hashed`] the caller
+    /// already computed (to pick the shard).
     pub fn process_keyed(
         &mut self,
         p: &Packet<'c>,

@@ -334,7 +334,7 @@ impl Endpoint {
 /// Zeek's `history` of a connection, held inline: at most [`HISTORY_CAP`]
 /// letters. The tracker builds it and the flow record carries a copy, so
 /// neither allocates.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct History {
     len: u8,
     letters: [u8; HISTORY_CAP],
@@ -443,7 +443,7 @@ impl ZeekTcp {
             hist_seen: 0,
             is_partial: false,
             first_seen: 0,
-            hist: History::new(""),
+            hist: History::default(),
         }
     }
 
@@ -640,7 +640,7 @@ impl ZeekTcp {
     /// ACK or data segment follows; conn.log then shows the history as if the
     /// flip had happened up front (`^h...`).
     fn late_flip(&mut self) {
-        let old = std::mem::replace(&mut self.hist, History::new(""));
+        let old = std::mem::take(&mut self.hist);
         self.add_history(b'^');
         for c in old.as_str().bytes() {
             let c = if c.is_ascii_uppercase() {

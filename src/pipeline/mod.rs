@@ -54,8 +54,7 @@ impl<'c> Shards<'c> {
             }
             return;
         }
-        let keyed = FlowKey::of(p);
-        let stable = keyed.0.stable_hash();
+        let (keyed, stable) = FlowKey::of_hashed(p);
         self.tables[shard_of_hash(stable)].process_keyed(p, keyed, stable);
     }
 }

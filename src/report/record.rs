@@ -132,7 +132,7 @@ impl FlowRecord {
                 };
                 (s, History::new(h))
             }
-            _ => ("OTH", History::new("")),
+            _ => ("OTH", History::default()),
         };
         FlowRecord {
             event_type: "flow",
