@@ -131,12 +131,18 @@ def main():
         ("tshark -r F -q -z conv,tcp", "pcap", ["tshark", "-r", pcap, "-q", "-z", "conv,tcp"], tshark_pairs),
         ("tshark -r F -q -z conv,tcp", "pcapng", ["tshark", "-r", pcapng, "-q", "-z", "conv,tcp"], tshark_pairs),
     ]
+    # The analysis cut off after each stage (examples/stages.rs): where the time
+    # between the floor and analyze goes.
+    stages = [] if "stages" in skip else [
+        (f"stages {s}", "pcap", [f"{bins}/stages", s, pcap], pairs)
+        for s in ("walk", "decode", "flows", "judge")
+    ]
     direct = [
         ("analyze -j 2 / analyze -j 1", "pcap", an(2, pcap), an(1, pcap), pairs),
         ("analyze pcapng / analyze pcap (-j 1)", "both", an(1, pcapng), an(1, pcap), pairs),
         ("analyze pcapng / analyze pcap (-j 2)", "both", an(2, pcapng), an(2, pcap), pairs),
     ]
-    for label, f, cmd, n in plan:
+    for label, f, cmd, n in plan + stages:
         tool = cmd[0].rsplit("/", 1)[-1]
         if tool in skip or label in skip:
             continue
@@ -164,6 +170,32 @@ def main():
     report(rows, drows, mem)
 
 
+def stage_table(by):
+    """Each stage's ratio to the floor and what it adds to the one before."""
+    names = [("walk", "record walk (`Capture::frames`)"),
+             ("decode", "+ decode to transport header and payload"),
+             ("flows", "+ flow tables (Zeek states, stream heads, baselines, expiry)"),
+             ("judge", "+ detectors (`Analyzer::records`, records not formatted)")]
+    got = [(n, what, by.get((f"stages {n}", "pcap"))) for n, what in names]
+    if not any(r for _, _, r in got):
+        return
+    full = by.get(("analyze --jsonl -j 1", "pcap"))
+    if full:
+        got.append(("jsonl", "+ JSON Lines output (`analyze --jsonl -j 1`)", full))
+    p = print
+    p("")
+    p("### Where the time goes (examples/stages.rs: the analysis cut off after each stage, 1 thread, pcap)")
+    p("")
+    p("| Stage | A / floor | Added by the stage (× floor) |")
+    p("|---|---|---|")
+    prev = 0.0
+    for _, what, r in got:
+        if r is None:
+            continue
+        p(f"| {what} | {r['ratio']:.2f} | {r['ratio'] - prev:+.2f} |")
+        prev = r["ratio"]
+
+
 def fmt_s(x):
     return f"{x:.3f}" if x < 10 else f"{x:.2f}"
 
@@ -181,6 +213,7 @@ def report(rows, drows, mem):
             f"| `{label}` | {f} | {r['pairs']} | {fmt_s(r['a'])} | {fmt_s(r['b'])} | **{r['ratio']:.2f}** "
             f"| {r['min']:.2f}–{r['max']:.2f} | {fmt_s(r['cpu_a'])} | {r['maxrss_a'] / 1024:.0f} |"
         )
+    stage_table(by)
     if drows:
         p("")
         p("### Direct pairs (A and B both analyze)")

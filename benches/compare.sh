@@ -13,7 +13,8 @@
 # missing are skipped (said so in the output).
 # Knobs (environment): PAIRS (11, fast commands), SLOW_PAIRS (5, ndpiReader),
 # TSHARK_PAIRS (3), SKIP (comma list of tools or labels to skip, e.g.
-# SKIP=tshark,ndpiReader; `direct`, `memory`, `callgrind` skip those sections),
+# SKIP=tshark,ndpiReader; `direct`, `memory`, `stages`, `callgrind` skip those
+# sections),
 # CARGO_TARGET_DIR (where the release examples are built).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

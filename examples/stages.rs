@@ -1,0 +1,95 @@
+//! The analysis cut off after each stage, so that `benches/compare.sh` can say
+//! where the time between the parse floor and `analyze --jsonl` goes.
+//!
+//! ```text
+//! cargo run --release --example stages -- STAGE FILE
+//! ```
+//! Each STAGE runs everything before it too, on one thread:
+//! - `walk`: the record walk over the memory-mapped capture (`Capture::frames`);
+//! - `decode`: and each frame decoded to its transport header and payload;
+//! - `flows`: and each packet accounted to its flow (the sharded flow tables:
+//!   Zeek states, stream heads, baselines, expiry), ended flows dropped a
+//!   window at a time without being judged;
+//! - `judge`: the whole analysis (`Analyzer::records`, detectors included), its
+//!   records counted but not formatted.
+//!
+//! `analyze --jsonl -j 1` adds the JSON Lines output to the last. One line of
+//! counts is printed, so that no stage's work can be optimised away.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tamperscope::flow::{FlowTable, SHARDS, shard_of_packet};
+use tamperscope::{Analyzer, Config};
+
+/// Frames between two hand-backs of the ended flows in the `flows` stage.
+const WINDOW: usize = 8192;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [stage, file] = args.as_slice() else {
+        eprintln!("usage: stages walk|decode|flows|judge FILE");
+        return ExitCode::from(2);
+    };
+    let cfg = Config::default().threads(1);
+    let analyzer = Analyzer::new(cfg.clone());
+    let cap = match analyzer.open(&PathBuf::from(file)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("stages: {file}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let (mut units, mut bytes) = (0u64, 0u64);
+    match stage.as_str() {
+        "walk" => {
+            for f in cap.frames() {
+                units += 1;
+                bytes += f.data.len() as u64;
+            }
+        }
+        "decode" => {
+            for f in cap.frames() {
+                if let Ok(p) = tamperscope::decode::decode(&f) {
+                    units += 1;
+                    bytes += p.payload.len() as u64;
+                }
+            }
+        }
+        "flows" => {
+            let mut tables: Vec<FlowTable<'_>> =
+                (0..SHARDS).map(|_| FlowTable::new(&cfg)).collect();
+            for (i, f) in cap.frames().enumerate() {
+                if let Ok(p) = tamperscope::decode::decode(&f) {
+                    tables[shard_of_packet(&p)].process(&p);
+                }
+                if i % WINDOW == WINDOW - 1 {
+                    for t in &mut tables {
+                        units += t.finished().len() as u64;
+                        t.recycle_finished();
+                    }
+                }
+            }
+            for t in &mut tables {
+                t.finish_all();
+                units += t.finished().len() as u64;
+            }
+            // Not freed flow by flow before exiting, as `analyze` does not.
+            std::mem::forget(tables);
+        }
+        "judge" => {
+            let mut analysis = analyzer.records(&cap);
+            for r in analysis.by_ref() {
+                std::hint::black_box(r);
+                units += 1;
+            }
+            std::mem::forget(analysis);
+        }
+        _ => {
+            eprintln!("stages: unknown stage {stage:?} (walk, decode, flows, judge)");
+            return ExitCode::from(2);
+        }
+    }
+    println!("{stage}: {units} units, {bytes} bytes");
+    ExitCode::SUCCESS
+}
