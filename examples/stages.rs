@@ -9,7 +9,8 @@
 //! - `decode`: and each frame decoded to its transport header and payload;
 //! - `flows`: and each packet accounted to its flow (the sharded flow tables:
 //!   Zeek states, stream heads, baselines, expiry), ended flows dropped a
-//!   window at a time without being judged;
+//!   window at a time without being judged (fragments are not reassembled
+//!   here);
 //! - `judge`: the whole analysis (`Analyzer::records`, detectors included), its
 //!   records counted but not formatted.
 //!
@@ -19,7 +20,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use tamperscope::flow::{FlowTable, SHARDS, shard_of_packet};
+use tamperscope::flow::{FlowKey, FlowTable, SHARDS, shard_of_hash};
 use tamperscope::{Analyzer, Config};
 
 /// Frames between two hand-backs of the ended flows in the `flows` stage.
@@ -60,8 +61,11 @@ fn main() -> ExitCode {
             let mut tables: Vec<FlowTable<'_>> =
                 (0..SHARDS).map(|_| FlowTable::new(&cfg)).collect();
             for (i, f) in cap.frames().enumerate() {
-                if let Ok(p) = tamperscope::decode::decode(&f) {
-                    tables[shard_of_packet(&p)].process(&p);
+                // As the one-thread pipeline dispatches: one key and hash per
+                // packet pick the shard and are handed to it.
+                if let Ok(p) = &tamperscope::decode::decode(&f) {
+                    let (keyed, stable) = FlowKey::of_hashed(p);
+                    tables[shard_of_hash(stable)].process_keyed(p, keyed, stable);
                 }
                 if i % WINDOW == WINDOW - 1 {
                     for t in &mut tables {
