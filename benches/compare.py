@@ -135,7 +135,7 @@ def main():
     # between the floor and analyze goes.
     stages = [] if "stages" in skip else [
         (f"stages {s}", "pcap", [f"{bins}/stages", s, pcap], pairs)
-        for s in ("walk", "decode", "flows", "judge")
+        for s in ("walk", "decode", "count", "flows", "judge")
     ]
     direct = [
         ("analyze -j 2 / analyze -j 1", "pcap", an(2, pcap), an(1, pcap), pairs),
@@ -171,17 +171,18 @@ def main():
 
 
 def stage_table(by):
-    """Each stage's ratio to the floor and what it adds to the one before."""
+    """Each stage's ratio to the floor and what it adds to the one before; the
+    `count` rung (a bare flow-key map) is a reference beside the stages."""
     names = [("walk", "record walk (`Capture::frames`)"),
              ("decode", "+ decode to transport header and payload"),
              ("flows", "+ flow tables (Zeek states, stream heads, baselines, expiry)"),
              ("judge", "+ detectors (`Analyzer::records`, records not formatted)")]
-    got = [(n, what, by.get((f"stages {n}", "pcap"))) for n, what in names]
-    if not any(r for _, _, r in got):
+    got = [(what, by.get((f"stages {n}", "pcap"))) for n, what in names]
+    if not any(r for _, r in got):
         return
     full = by.get(("analyze --jsonl -j 1", "pcap"))
     if full:
-        got.append(("jsonl", "+ JSON Lines output (`analyze --jsonl -j 1`)", full))
+        got.append(("+ JSON Lines output (`analyze --jsonl -j 1`)", full))
     p = print
     p("")
     p("### Where the time goes (examples/stages.rs: the analysis cut off after each stage, 1 thread, pcap)")
@@ -189,11 +190,15 @@ def stage_table(by):
     p("| Stage | A / floor | Added by the stage (× floor) |")
     p("|---|---|---|")
     prev = 0.0
-    for _, what, r in got:
+    for what, r in got:
         if r is None:
             continue
         p(f"| {what} | {r['ratio']:.2f} | {r['ratio'] - prev:+.2f} |")
         prev = r["ratio"]
+    count, decode = by.get(("stages count", "pcap")), by.get(("stages decode", "pcap"))
+    if count and decode:
+        p(f"| (reference: decode + a bare flow-key → counters map, `stages count`) | {count['ratio']:.2f} "
+          f"| {count['ratio'] - decode['ratio']:+.2f} over decode |")
 
 
 def fmt_s(x):

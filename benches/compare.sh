@@ -96,7 +96,7 @@ OUT="benches/results/$(date +%Y-%m-%d).txt"
       echo "| parse floor | $floor_ir | 1.00 |"
       if [[ ",$SKIP," != *,stages,* ]]; then
         # The same cut-off stages as the time table, counted.
-        for s in walk decode flows judge; do
+        for s in walk decode count flows judge; do
           ir=$(count "$BINS/stages" "$s" "$CAP" || true)
           [[ -n "$ir" ]] && awk -v a="$ir" -v f="$floor_ir" -v s="$s" \
             'BEGIN { printf "| `stages %s` | %d | %.2f |\n", s, a, a / f }'

@@ -7,6 +7,10 @@
 //! Each STAGE runs everything before it too, on one thread:
 //! - `walk`: the record walk over the memory-mapped capture (`Capture::frames`);
 //! - `decode`: and each frame decoded to its transport header and payload;
+//! - `count`: a reference rung, not a stage of the analysis: each decoded
+//!   packet counted (packets and bytes each way) in a map from its flow key,
+//!   with nothing else kept and nothing expired; the least any flow tracking
+//!   costs, to set the `flows` stage against;
 //! - `flows`: and each packet accounted to its flow (the sharded flow tables:
 //!   Zeek states, stream heads, baselines, expiry), ended flows dropped a
 //!   window at a time without being judged (fragments are not reassembled
@@ -29,7 +33,7 @@ const WINDOW: usize = 8192;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [stage, file] = args.as_slice() else {
-        eprintln!("usage: stages walk|decode|flows|judge FILE");
+        eprintln!("usage: stages walk|decode|count|flows|judge FILE");
         return ExitCode::from(2);
     };
     let cfg = Config::default().threads(1);
@@ -56,6 +60,25 @@ fn main() -> ExitCode {
                     bytes += p.payload.len() as u64;
                 }
             }
+        }
+        "count" => {
+            // Per flow: packets and bytes from the lower endpoint and from the
+            // higher one.
+            let mut counts: hashbrown::HashTable<(FlowKey, [u64; 4])> = Default::default();
+            for f in cap.frames() {
+                if let Ok(p) = &tamperscope::decode::decode(&f) {
+                    let ((key, src, _), stable) = FlowKey::of_hashed(p);
+                    let (_, c) = counts
+                        .entry(stable, |(k, _)| *k == key, |(k, _)| k.stable_hash())
+                        .or_insert((key, [0; 4]))
+                        .into_mut();
+                    let from_hi = usize::from(src == key.hi);
+                    c[from_hi] += 1;
+                    c[2 + from_hi] += u64::from(p.wire_len);
+                }
+            }
+            units = counts.len() as u64;
+            bytes = counts.iter().map(|(_, c)| c[2] + c[3]).sum();
         }
         "flows" => {
             let mut tables: Vec<FlowTable<'_>> =
@@ -90,7 +113,7 @@ fn main() -> ExitCode {
             std::mem::forget(analysis);
         }
         _ => {
-            eprintln!("stages: unknown stage {stage:?} (walk, decode, flows, judge)");
+            eprintln!("stages: unknown stage {stage:?} (walk, decode, count, flows, judge)");
             return ExitCode::from(2);
         }
     }
