@@ -6,7 +6,8 @@ use rayon::prelude::*;
 use super::{Counts, Shards};
 use crate::capture::{WalkState, WalkStop, Walker, resync};
 use crate::decode::{Packet, Reassembled, Transport, decode, decode_reassembled};
-use crate::flow::{SHARDS, shard_of_packet};
+use crate::flow::{FlowTable, SHARDS, shard_of_packet};
+use std::sync::Mutex;
 
 /// One range's walk: its packets by shard, and where it ended.
 struct RangeOut<'a> {
@@ -155,12 +156,31 @@ pub(crate) fn run_window<'c>(
             list.push((bucket, base));
         }
     }
-    shards
+    // Each thread of the pool replays the same shards every window (shard `s`
+    // on thread `s % threads`): a shard's flows stay in one core's cache and
+    // are allocated and freed in one thread's allocator arena.
+    let threads = rayon::current_num_threads().max(1);
+    type Work<'w, 'c, 'x> = (
+        &'w mut FlowTable<'c>,
+        &'w mut Vec<(&'w mut Vec<Packet<'c>>, u64)>,
+        &'w Vec<Packet<'x>>,
+    );
+    let mut groups: Vec<Vec<Work<'_, 'c, '_>>> = (0..threads).map(|_| Vec::new()).collect();
+    for (s, ((table, list), extra)) in shards
         .tables
-        .par_iter_mut()
-        .zip(lists.par_iter_mut())
-        .zip(extra.par_iter())
-        .for_each(|((table, list), extra)| {
+        .iter_mut()
+        .zip(lists.iter_mut())
+        .zip(extra.iter())
+        .enumerate()
+    {
+        groups[s % threads].push((table, list, extra));
+    }
+    let groups: Vec<Mutex<Vec<Work<'_, 'c, '_>>>> = groups.into_iter().map(Mutex::new).collect();
+    rayon::broadcast(|ctx| {
+        let Some(Ok(mut group)) = groups.get(ctx.index()).map(|g| g.lock()) else {
+            return;
+        };
+        for (table, list, extra) in group.iter_mut() {
             let mut ex = extra.iter().peekable();
             for (bucket, base) in list.iter_mut() {
                 for p in bucket.iter_mut() {
@@ -174,7 +194,8 @@ pub(crate) fn run_window<'c>(
             for q in ex {
                 table.process_transient(q);
             }
-        });
+        }
+    });
 
     let last = outs.last();
     let end = WindowEnd {
