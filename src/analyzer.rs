@@ -163,7 +163,11 @@ impl<'c> Analysis<'c> {
                 pos: origin,
                 state,
                 next_index: 1,
-                parts: threads * 4,
+                // One byte range per thread per chunk: fewer ranges are fewer
+                // packet lists for the shards to replay, and the replay (by
+                // shard) balances the threads whatever each range holds. Four
+                // per thread were measured 5% slower at `-j 2`.
+                parts: threads,
             },
             None => Mode::Sequential {
                 walker: cap.frames(),

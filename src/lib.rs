@@ -56,9 +56,12 @@
 //!   Planet's and OONI's fingerprint sets, compiled into one multi-pattern
 //!   matcher with false positives checked first.
 //! - `pipeline` drives the walk on one thread or, for large captures, cuts the map
-//!   into byte ranges re-synchronised to record boundaries, walks and decodes them
-//!   in parallel into per-shard buckets, verifies that the ranges chain exactly,
-//!   and replays every shard in capture order with rayon. Shards, timeouts, window
+//!   into byte ranges (one per thread per 4 MiB chunk) re-synchronised to record
+//!   boundaries, walks and decodes them in parallel into per-shard buckets,
+//!   verifies that the ranges chain exactly, and replays every shard in capture
+//!   order, each shard always on the same pool thread (shard `s` on thread
+//!   `s % threads`, so its flows stay in one core's cache and one allocator
+//!   arena). Shards, timeouts, window
 //!   boundaries and output order never depend on the thread count, so output is
 //!   identical for any `-j`. Flows that ended in a window are released after
 //!   the window in order of first frame, each followed by its findings, and
