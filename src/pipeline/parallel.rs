@@ -1,13 +1,11 @@
 //! The parallel path: byte ranges walked and decoded in parallel, shards replayed
 //! in parallel.
 
-use rayon::prelude::*;
-
 use super::{Counts, Shards};
 use crate::capture::{WalkState, WalkStop, Walker, resync};
 use crate::decode::{Packet, Reassembled, Transport, decode, decode_reassembled};
 use crate::flow::{FlowTable, SHARDS, shard_of_packet};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 /// One range's walk: its packets by shard, and where it ended.
 struct RangeOut<'a> {
@@ -93,15 +91,36 @@ pub(crate) fn run_window<'c>(
         .enumerate()
         .map(|(i, &s)| (s, starts.get(i + 1).copied().unwrap_or(window_end)))
         .collect();
-    let sets: Vec<Buckets<'c>> = ranges
+    // Range `r` is walked on thread `r % threads`, into the packet lists it
+    // filled last time (the spare sets were pushed in range order).
+    let threads = rayon::current_num_threads().max(1);
+    let mut sets: Vec<Buckets<'c>> = ranges
         .iter()
         .map(|_| shards.spare_buckets.pop().unwrap_or_default())
         .collect();
-    let mut outs: Vec<RangeOut<'_>> = ranges
-        .par_iter()
-        .zip(sets)
-        .map(|(&(s, e), b)| walk_range(bytes, s, e, state.clone(), b))
-        .collect();
+    sets.reverse();
+    let slots: Vec<Mutex<Option<RangeOut<'_>>>> = ranges.iter().map(|_| Mutex::new(None)).collect();
+    let sets: Vec<Mutex<Buckets<'c>>> = sets.into_iter().map(Mutex::new).collect();
+    rayon::broadcast(|ctx| {
+        for (r, &(s, e)) in ranges.iter().enumerate() {
+            if r % threads != ctx.index() {
+                continue;
+            }
+            let (Some(set), Some(slot)) = (sets.get(r), slots.get(r)) else {
+                continue;
+            };
+            let b = std::mem::take(&mut *set.lock().unwrap_or_else(PoisonError::into_inner));
+            let out = walk_range(bytes, s, e, state.clone(), b);
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(out);
+        }
+    });
+    let mut outs: Vec<RangeOut<'_>> = Vec::with_capacity(ranges.len());
+    for (slot, &(s, e)) in slots.into_iter().zip(&ranges) {
+        // Every range was walked (each thread takes its own); walking a missing
+        // one here keeps the chain whole all the same.
+        let out = slot.into_inner().unwrap_or_else(PoisonError::into_inner);
+        outs.push(out.unwrap_or_else(|| walk_range(bytes, s, e, state.clone(), Vec::new())));
+    }
 
     // Check the chain: each range must start exactly where the previous one ended,
     // in the state it ended in. Re-walk any range that does not.
