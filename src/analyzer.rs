@@ -105,8 +105,9 @@ pub struct Analysis<'c> {
     cfg: Config,
     mode: Mode<'c>,
     shards: Shards<'c>,
-    /// The worker threads (parallel path only).
-    pool: Option<rayon::ThreadPool>,
+    /// The worker threads (parallel path only), joined when the analysis is
+    /// dropped.
+    pool: Option<crate::pipeline::Workers>,
     counts: Counts,
     emitter: Emitter,
     ready: VecDeque<Record>,
@@ -151,12 +152,7 @@ impl<'c> Analysis<'c> {
             state = probe.state().clone();
         }
         let pool = parallel
-            .then(|| {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .ok()
-            })
+            .then(|| crate::pipeline::Workers::new(threads))
             .flatten();
         let mode = match &pool {
             Some(_) => Mode::Parallel {
@@ -208,7 +204,7 @@ impl<'c> Analysis<'c> {
             &mut self.mode,
             &mut self.shards,
             &mut self.counts,
-            self.pool.as_ref(),
+            self.pool.as_ref().and_then(crate::pipeline::Workers::pool),
             &mut self.progress,
             &mut self.stop,
         );
@@ -246,7 +242,7 @@ impl<'c> Analysis<'c> {
             stage,
             ..
         } = self;
-        let Some(pool) = pool.as_ref() else {
+        let Some(pool) = pool.as_ref().and_then(crate::pipeline::Workers::pool) else {
             return;
         };
         let taken: Vec<Vec<Box<crate::flow::Flow<'c>>>> = shards
@@ -396,10 +392,11 @@ impl Iterator for Analysis<'_> {
                 continue;
             }
             // The ended flows' records come out before any more packets are read.
-            if self
-                .emitter
-                .emit(&mut self.shards, self.pool.as_ref(), &mut self.ready)
-            {
+            if self.emitter.emit(
+                &mut self.shards,
+                self.pool.as_ref().and_then(crate::pipeline::Workers::pool),
+                &mut self.ready,
+            ) {
                 continue;
             }
             match self.stage {

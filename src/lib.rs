@@ -61,7 +61,8 @@
 //!   verifies that the ranges chain exactly, and replays every shard in capture
 //!   order, each shard always on the same pool thread (shard `s` on thread
 //!   `s % threads`, so its flows stay in one core's cache and one allocator
-//!   arena). Shards, timeouts, window
+//!   arena). The pool is the analysis' own, and its threads are joined when
+//!   the analysis is dropped. Shards, timeouts, window
 //!   boundaries and output order never depend on the thread count, so output is
 //!   identical for any `-j`. Flows that ended in a window are released after
 //!   the window in order of first frame, each followed by its findings, and

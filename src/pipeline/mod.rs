@@ -17,11 +17,13 @@ mod counts;
 mod emit;
 mod parallel;
 mod sequential;
+mod workers;
 
 pub(crate) use counts::Counts;
 pub(crate) use emit::{Emitter, judge_all};
 pub(crate) use parallel::run_window as run_parallel;
 pub(crate) use sequential::run_window as run_sequential;
+pub(crate) use workers::Workers;
 
 use crate::config::Config;
 use crate::decode::{Defragmenter, Packet, Transport, decode_reassembled};
