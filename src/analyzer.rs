@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::capture::{Capture, WalkState, WalkStop, Walker};
 use crate::config::Config;
 use crate::error::Result;
-use crate::pipeline::{Counts, Emitter, Shards};
+use crate::pipeline::{Counts, Emitter, Shards, Workers};
 use crate::report::{Record, Report, Stats};
 
 /// Bytes of capture the parallel path walks and decodes at a time (see
@@ -107,7 +107,7 @@ pub struct Analysis<'c> {
     shards: Shards<'c>,
     /// The worker threads (parallel path only), joined when the analysis is
     /// dropped.
-    pool: Option<crate::pipeline::Workers>,
+    pool: Option<Workers>,
     counts: Counts,
     emitter: Emitter,
     ready: VecDeque<Record>,
@@ -151,9 +151,7 @@ impl<'c> Analysis<'c> {
             origin = probe.offset();
             state = probe.state().clone();
         }
-        let pool = parallel
-            .then(|| crate::pipeline::Workers::new(threads))
-            .flatten();
+        let pool = parallel.then(|| Workers::new(threads)).flatten();
         let mode = match &pool {
             Some(_) => Mode::Parallel {
                 pos: origin,
@@ -204,7 +202,7 @@ impl<'c> Analysis<'c> {
             &mut self.mode,
             &mut self.shards,
             &mut self.counts,
-            self.pool.as_ref().and_then(crate::pipeline::Workers::pool),
+            self.pool.as_ref().and_then(Workers::pool),
             &mut self.progress,
             &mut self.stop,
         );
@@ -242,7 +240,7 @@ impl<'c> Analysis<'c> {
             stage,
             ..
         } = self;
-        let Some(pool) = pool.as_ref().and_then(crate::pipeline::Workers::pool) else {
+        let Some(pool) = pool.as_ref().and_then(Workers::pool) else {
             return;
         };
         let taken: Vec<Vec<Box<crate::flow::Flow<'c>>>> = shards
@@ -394,7 +392,7 @@ impl Iterator for Analysis<'_> {
             // The ended flows' records come out before any more packets are read.
             if self.emitter.emit(
                 &mut self.shards,
-                self.pool.as_ref().and_then(crate::pipeline::Workers::pool),
+                self.pool.as_ref().and_then(Workers::pool),
                 &mut self.ready,
             ) {
                 continue;
