@@ -4,7 +4,7 @@
 use super::{Counts, Shards};
 use crate::capture::{WalkState, WalkStop, Walker, resync};
 use crate::decode::{Packet, Reassembled, Transport, decode, decode_reassembled};
-use crate::flow::{SHARDS, shard_of_packet};
+use crate::flow::{FlowKey, SHARDS, shard_of_hash, shard_of_packet};
 use std::sync::{Mutex, PoisonError};
 
 /// One range's walk: its packets by shard, and where it ended.
@@ -16,13 +16,18 @@ struct RangeOut<'a> {
     /// Frames of this range (to number the next range's frames).
     frames: u64,
     counts: Counts,
-    buckets: Vec<Vec<Packet<'a>>>,
+    buckets: Buckets<'a>,
     frags: Vec<Packet<'a>>,
 }
 
+/// A decoded packet and its key's [`FlowKey::stable_hash`]: the walk hashes
+/// the key to pick the shard, and the shard's table finds the flow's slot with
+/// the same hash rather than hashing the key again.
+pub(crate) type Hashed<'a> = (Packet<'a>, u64);
+
 /// One range's per-shard packet lists, kept from window to window so that their
 /// memory is allocated once.
-pub(crate) type Buckets<'a> = Vec<Vec<Packet<'a>>>;
+pub(crate) type Buckets<'a> = Vec<Vec<Hashed<'a>>>;
 
 fn walk_range<'a>(
     bytes: &'a [u8],
@@ -39,7 +44,10 @@ fn walk_range<'a>(
         counts.frame(&frame);
         match decode(&frame) {
             Ok(p) if matches!(p.transport, Transport::Fragment { .. }) => frags.push(p),
-            Ok(p) => buckets[shard_of_packet(&p)].push(p),
+            Ok(p) => {
+                let stable = FlowKey::of(&p).0.stable_hash();
+                buckets[shard_of_hash(stable)].push((p, stable));
+            }
             Err(e) => counts.skip(e, &frame),
         }
     }
@@ -190,7 +198,7 @@ pub(crate) fn run_window<'c>(
     // Replay every shard's packets in capture order, shards in parallel. Each
     // shard's task gets its own packet lists (one per range, with the range's
     // frame base) and renumbers the packets in place as it replays them.
-    let mut lists: Vec<Vec<(&mut Vec<Packet<'c>>, u64)>> = (0..SHARDS)
+    let mut lists: Vec<Vec<(&mut Vec<Hashed<'c>>, u64)>> = (0..SHARDS)
         .map(|_| Vec::with_capacity(outs.len()))
         .collect();
     for (out, &base) in outs.iter_mut().zip(&bases) {
@@ -208,12 +216,12 @@ pub(crate) fn run_window<'c>(
     map_pinned(work, |((table, list), extra)| {
         let mut ex = extra.iter().peekable();
         for (bucket, base) in list.iter_mut() {
-            for p in bucket.iter_mut() {
+            for (p, stable) in bucket.iter_mut() {
                 p.frame += *base;
                 while let Some(q) = ex.next_if(|q| q.frame < p.frame) {
                     table.process_transient(q);
                 }
-                table.process(p);
+                table.process_keyed(p, FlowKey::of(p), *stable);
             }
         }
         for q in ex {
