@@ -56,8 +56,9 @@
 //!   Planet's and OONI's fingerprint sets, compiled into one multi-pattern
 //!   matcher with false positives checked first.
 //! - `pipeline` drives the walk on one thread or, for large captures, cuts the map
-//!   into byte ranges (one per thread per 4 MiB chunk) re-synchronised to record
-//!   boundaries, walks and decodes them in parallel into per-shard buckets,
+//!   into byte ranges (one per thread per 8 MiB chunk) re-synchronised to record
+//!   boundaries, walks and decodes them in parallel into per-shard buckets (each
+//!   packet with its key's hash, so that its shard does not hash the key again),
 //!   verifies that the ranges chain exactly, and replays every shard in capture
 //!   order, each shard always on the same pool thread (shard `s` on thread
 //!   `s % threads`, so its flows stay in one core's cache and one allocator
