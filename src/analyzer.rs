@@ -211,7 +211,7 @@ impl<'c> Analysis<'c> {
             &mut self.progress,
             &mut self.stop,
         );
-        self.emitter.collect(&self.shards);
+        self.emitter.note(&self.shards);
         more
     }
 
@@ -225,11 +225,12 @@ impl<'c> Analysis<'c> {
             && self.emitter.overlappable()
     }
 
-    /// Judges the flows collected last on some of the pool's threads while the
-    /// others read the next window, then collects that window. The records
-    /// are the same as in turn: judging reads only the ended flows (taken out
-    /// of their shards meanwhile) and the capture-wide context, which only
-    /// grows when a window is collected.
+    /// Judges the flows that ended in the last window on some of the pool's
+    /// threads while the others read the next window, then notes the flows
+    /// that ended in that one. The records are the same as in turn: judging
+    /// reads only the ended flows (taken out of their shards meanwhile) and
+    /// the capture-wide context, which grows only as a window's ended flows
+    /// are put in order, before any of them is judged.
     fn overlapped_advance(&mut self) {
         let Analysis {
             cap,
@@ -253,26 +254,22 @@ impl<'c> Analysis<'c> {
             .iter_mut()
             .map(|t| t.take_finished())
             .collect();
-        let order: Vec<&crate::flow::Flow<'c>> = emitter
-            .pending()
-            .iter()
-            .filter_map(|&(_, _, s, i)| Some(&**taken.get(s as usize)?.get(i as usize)?))
-            .collect();
-        let context = emitter.context();
+        // Putting the ended flows in order and into the capture-wide context
+        // is the first step of judging them, on the pool while the next window
+        // is read (the read touches neither those flows nor the context).
         let (judged, more) = pool.install(|| {
             rayon::join(
-                || crate::pipeline::judge_all(context, &order),
+                || emitter.judge_taken(&taken),
                 || read_window(cap, cfg, mode, shards, counts, Some(pool), progress, stop),
             )
         });
-        drop(order);
         emitter.release(judged, ready);
-        for (s, flows) in taken.into_iter().enumerate() {
-            if let Some(t) = shards.tables.get_mut(s) {
-                flows.into_iter().for_each(|f| t.recycle(f));
-            }
+        // The judged flows go back to their shards, which reuse (or free) them
+        // on their own threads as the next window is replayed.
+        for (t, flows) in shards.tables.iter_mut().zip(taken) {
+            t.give_back(flows);
         }
-        emitter.collect(shards);
+        emitter.note(shards);
         if !more {
             *stage = Stage::Ending;
         }
@@ -284,7 +281,7 @@ impl<'c> Analysis<'c> {
             t.finish_all();
         }
         self.emitter.capture_ended = true;
-        self.emitter.collect(&self.shards);
+        self.emitter.note(&self.shards);
     }
 
     /// The capture-wide findings and the stats record, once every flow's

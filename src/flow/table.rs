@@ -101,6 +101,10 @@ pub struct FlowTable<'c> {
     /// [`MAX_SPARE`].
     #[allow(clippy::vec_box)] // the boxes are what is reused
     spare: Vec<Box<Flow<'c>>>,
+    /// Judged flows handed back ([`FlowTable::give_back`]) and not yet sorted
+    /// into `spare`.
+    #[allow(clippy::vec_box)]
+    returned: Vec<Box<Flow<'c>>>,
     /// Flows forced out by the flow cap.
     pub evicted: u64,
 }
@@ -165,6 +169,7 @@ impl<'c> FlowTable<'c> {
             expiry: ExpiryQueues::default(),
             finished: Vec::new(),
             spare: Vec::new(),
+            returned: Vec::new(),
             evicted: 0,
         }
     }
@@ -202,6 +207,29 @@ impl<'c> FlowTable<'c> {
     pub fn recycle(&mut self, f: Box<Flow<'c>>) {
         if self.spare.len() < MAX_SPARE {
             self.spare.push(f);
+        }
+    }
+
+    /// Hands back judged flows, to be reused or freed by
+    /// [`reuse_returned`](FlowTable::reuse_returned): on the parallel path
+    /// that is done as the shard replays its next packets, on its own pool
+    /// thread (the one that allocated most of them), rather than on the
+    /// thread that releases the records while the pool waits.
+    #[allow(clippy::vec_box)]
+    pub(crate) fn give_back(&mut self, flows: Vec<Box<Flow<'c>>>) {
+        if self.returned.is_empty() {
+            self.returned = flows;
+        } else {
+            self.returned.extend(flows);
+        }
+    }
+
+    /// Sorts the flows handed back into the spare pool (the ones beyond it
+    /// are freed).
+    pub(crate) fn reuse_returned(&mut self) {
+        let returned = std::mem::take(&mut self.returned);
+        for f in returned {
+            self.recycle(f);
         }
     }
 

@@ -99,6 +99,11 @@ pub(crate) struct Emitter {
     next: usize,
     /// The records of the batch being released.
     judged: Vec<Option<Judged>>,
+    /// The shards' ended flows are in `pending`, in release order, and known
+    /// to `context` (see [`Emitter::note`]).
+    ordered: bool,
+    /// How many ended flows the shards held when last noted.
+    waiting: usize,
     /// Every packet is read: the flows collected last are the capture's last.
     pub capture_ended: bool,
     pub peak_live: u64,
@@ -115,35 +120,57 @@ impl Emitter {
         }
     }
 
-    /// Takes note of the finished flows of every shard, in order of first
-    /// frame: [`emit`](Emitter::emit) then judges them a batch at a time.
-    pub fn collect(&mut self, shards: &Shards<'_>) {
+    /// Takes note of the flows that have ended, as each window ends: samples
+    /// the flows held and counts the ended ones. Putting them in release
+    /// order and into the capture-wide context ([`order`](Emitter::order))
+    /// waits until they are judged, which on the parallel path happens on a
+    /// pool thread while the next window is read.
+    pub fn note(&mut self, shards: &Shards<'_>) {
         // Memory is driven by the flows held; windows end at the same records on
         // every path, so this sample is the same for any thread count.
         let held: usize = shards.tables.iter().map(|t| t.held()).sum();
         self.peak_live = self.peak_live.max(held as u64);
-        // Capture-wide context first, in a fixed order (first frame, then id), so
-        // that what a detector knows never depends on which shard a flow was in.
+        self.evicted = shards.tables.iter().map(|t| t.evicted).sum();
+        self.waiting = shards.tables.iter().map(|t| t.finished().len()).sum();
         self.pending.clear();
         self.next = 0;
-        for (s, t) in shards.tables.iter().enumerate() {
-            for (i, f) in t.finished().iter().enumerate() {
+        self.ordered = false;
+    }
+
+    /// Puts the noted flows (`finished(s)`: shard `s`'s ended flows, as
+    /// noted) in release order and adds them to the capture-wide context, in
+    /// that order, so that what a detector knows never depends on which shard
+    /// a flow was in.
+    #[allow(clippy::vec_box)]
+    pub fn order<'f, 'c: 'f>(&mut self, finished: impl Fn(usize) -> &'f [Box<Flow<'c>>]) {
+        if self.ordered {
+            return;
+        }
+        self.pending.clear();
+        self.next = 0;
+        for s in 0..crate::flow::SHARDS {
+            for (i, f) in finished(s).iter().enumerate() {
                 self.pending.push((f.first_frame, f.id, s as u32, i as u32));
             }
         }
         self.pending.sort_unstable();
         for &(_, _, s, i) in &self.pending {
-            if let Some(f) = shards.tables[s as usize].finished().get(i as usize) {
+            if let Some(f) = finished(s as usize).get(i as usize) {
                 self.context.observe(f);
             }
         }
-        self.evicted = shards.tables.iter().map(|t| t.evicted).sum();
+        self.ordered = true;
     }
 
     /// Whether the collected flows, none judged yet, are few enough to be
     /// judged all at once while the next window is read.
     pub fn overlappable(&self) -> bool {
-        self.next == 0 && !self.pending.is_empty() && self.pending.len() <= OVERLAP_MAX
+        let n = if self.ordered {
+            self.pending.len()
+        } else {
+            self.waiting
+        };
+        self.next == 0 && n > 0 && n <= OVERLAP_MAX
     }
 
     /// The collected flows not yet judged: (first frame, id, shard, index in
@@ -152,9 +179,19 @@ impl Emitter {
         self.pending.get(self.next..).unwrap_or(&[])
     }
 
-    /// What the detectors know of the capture so far.
-    pub fn context(&self) -> &CaptureContext {
-        &self.context
+    /// Judges the noted flows, taken out of their shards (`taken[s]` is
+    /// shard `s`'s ended flows as noted), on the current rayon pool: puts them
+    /// in order and into the context first if that is still to do. The
+    /// records come back in release order, for [`release`](Emitter::release).
+    #[allow(clippy::vec_box)]
+    pub fn judge_taken(&mut self, taken: &[Vec<Box<Flow<'_>>>]) -> Vec<Judged> {
+        self.order(|s| taken.get(s).map_or(&[], Vec::as_slice));
+        let order: Vec<&Flow<'_>> = self
+            .pending()
+            .iter()
+            .filter_map(|&(_, _, s, i)| Some(&**taken.get(s as usize)?.get(i as usize)?))
+            .collect();
+        judge_all(&self.context, &order)
     }
 
     /// Appends the records of the collected flows, judged elsewhere in
@@ -164,6 +201,7 @@ impl Emitter {
         self.flows += push_records(judged, out);
         self.pending.clear();
         self.next = 0;
+        self.waiting = 0;
     }
 
     /// Judges the next batch of collected flows and appends their records to
@@ -179,6 +217,7 @@ impl Emitter {
         pool: Option<&rayon::ThreadPool>,
         out: &mut VecDeque<Record>,
     ) -> bool {
+        self.order(|s| shards.tables.get(s).map_or(&[], |t| t.finished()));
         if self.next >= self.pending.len() {
             if !self.pending.is_empty() {
                 self.pending.clear();

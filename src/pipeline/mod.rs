@@ -20,7 +20,7 @@ mod sequential;
 mod workers;
 
 pub(crate) use counts::Counts;
-pub(crate) use emit::{Emitter, judge_all};
+pub(crate) use emit::Emitter;
 pub(crate) use parallel::run_window as run_parallel;
 pub(crate) use sequential::run_window as run_sequential;
 pub(crate) use workers::Workers;

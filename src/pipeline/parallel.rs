@@ -214,6 +214,7 @@ pub(crate) fn run_window<'c>(
         .zip(extra.iter())
         .collect();
     map_pinned(work, |((table, list), extra)| {
+        table.reuse_returned();
         let mut ex = extra.iter().peekable();
         for (bucket, base) in list.iter_mut() {
             for (p, stable) in bucket.iter_mut() {
