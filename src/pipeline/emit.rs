@@ -225,9 +225,18 @@ impl Emitter {
                 // The flows the end of the capture ended have no successors to
                 // reuse them: they stay where they are and go with the analysis
                 // (a program that exits then skips freeing them one by one).
+                // On the parallel path the shards sort them into their spare
+                // pools (and free the rest) on their own threads, as they replay
+                // the next window: a burst of tens of thousands of ended flows
+                // is not freed here while the pool waits.
                 if !self.capture_ended {
                     for t in &mut shards.tables {
-                        t.recycle_finished();
+                        if pool.is_some() {
+                            let judged = t.take_finished();
+                            t.give_back(judged);
+                        } else {
+                            t.recycle_finished();
+                        }
                     }
                 }
             }
