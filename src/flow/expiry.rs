@@ -13,8 +13,6 @@
 
 use std::collections::VecDeque;
 
-use super::key::FlowKey;
-
 /// The timeouts, each with its own queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Timeout {
@@ -32,12 +30,17 @@ pub(crate) enum Timeout {
 /// Number of [`Timeout`] kinds.
 pub(crate) const TIMEOUTS: usize = 4;
 
-/// One queued flow.
+/// One queued flow: 24 bytes. It names its flow by the key's stable hash
+/// (where the flow sits in its table) and the flow's id (which flow there),
+/// not by the 42-byte key: a table queues an entry per flow and more, and
+/// with the key an entry took 64 bytes, which the queues' growth copied and
+/// first-touched page by page.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Entry {
     /// Capture time (ns) after which the flow is over unless it was active.
     pub due: i64,
-    pub key: FlowKey,
+    /// The flow key's [`stable_hash`](super::FlowKey::stable_hash).
+    pub stable: u64,
     /// The flow's id: an entry outlives its flow when the 5-tuple is reused.
     pub id: u64,
 }

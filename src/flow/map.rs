@@ -63,6 +63,22 @@ impl<'c> FlowMap<'c> {
         }
     }
 
+    /// The flow with id `id` whose key's [`FlowKey::stable_hash`] is
+    /// `stable` (ids are unique: a flow's id is made from its first frame).
+    pub fn get_id(&self, stable: u64, id: u64) -> Option<&Flow<'c>> {
+        self.table
+            .find(table_hash(stable), |f| f.id == id)
+            .map(|b| &**b)
+    }
+
+    /// Removes the flow [`get_id`](FlowMap::get_id) finds.
+    pub fn remove_id(&mut self, stable: u64, id: u64) -> Option<Box<Flow<'c>>> {
+        match self.table.find_entry(table_hash(stable), |f| f.id == id) {
+            Ok(e) => Some(e.remove().0),
+            Err(_) => None,
+        }
+    }
+
     /// The flow of `key`, whose [`FlowKey::stable_hash`] is `stable`, or
     /// where to put one.
     pub fn entry(&mut self, key: &FlowKey, stable: u64) -> Entry<'_, Box<Flow<'c>>> {

@@ -118,7 +118,7 @@ const MAX_SPARE: usize = 256;
 
 /// Queues a flow under its timeout when that changed (or it is new).
 #[inline]
-fn queue(expiry: &mut ExpiryQueues, limits: &Limits, f: &mut Flow<'_>) {
+fn queue(expiry: &mut ExpiryQueues, limits: &Limits, f: &mut Flow<'_>, stable: u64) {
     let t = timeout_of(f);
     if f.queued != Some(t) {
         f.queued = Some(t);
@@ -127,7 +127,7 @@ fn queue(expiry: &mut ExpiryQueues, limits: &Limits, f: &mut Flow<'_>) {
             t,
             Due {
                 due,
-                key: f.key,
+                stable,
                 id: f.id,
             },
         );
@@ -307,13 +307,13 @@ impl<'c> FlowTable<'c> {
                     self.finished.push(std::mem::replace(f, new));
                 }
                 f.update(p, &src, stream_cap, in_capture);
-                queue(&mut self.expiry, &self.limits, f);
+                queue(&mut self.expiry, &self.limits, f, stable);
             }
             Entry::Vacant(e) => {
                 let mut e = e.insert(fresh(&mut self.spare, key, src, dst, p));
                 let f = e.get_mut();
                 f.update(p, &src, stream_cap, in_capture);
-                queue(&mut self.expiry, &self.limits, f);
+                queue(&mut self.expiry, &self.limits, f, stable);
             }
         }
         if self.expiry.len() > 2 * self.map.len() + 512 {
@@ -326,7 +326,7 @@ impl<'c> FlowTable<'c> {
                     t,
                     Due {
                         due,
-                        key: f.key,
+                        stable: f.key.stable_hash(),
                         id: f.id,
                     },
                 ))
@@ -338,15 +338,16 @@ impl<'c> FlowTable<'c> {
     fn expire(&mut self) {
         let now = self.now;
         while let Some((t, e)) = self.expiry.pop_due(now.0) {
-            let Some(f) = self.map.get(&e.key) else {
+            let Some(f) = self.map.get_id(e.stable, e.id) else {
+                // Ended, or replaced by a later flow on the 5-tuple.
                 continue;
             };
-            if f.id != e.id || f.queued != Some(t) {
-                // A later flow on the 5-tuple, or now under another timeout.
+            if f.queued != Some(t) {
+                // Now under another timeout.
                 continue;
             }
             if over(&self.limits, f, now.nanos_since(f.last_ts)) {
-                if let Some(f) = self.map.remove(&e.key) {
+                if let Some(f) = self.map.remove_id(e.stable, e.id) {
                     self.finished.push(f);
                 }
             } else {
