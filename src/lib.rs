@@ -33,7 +33,8 @@
 //!   Timeouts depend on a flow's state (open or closed TCP, answered DNS, other)
 //!   and each kind has its own first-in-first-out queue of due times, so a
 //!   packet only compares its time with the earliest of the queues' heads
-//!   instead of the table being swept. A packet's key is hashed once: the
+//!   instead of the table being swept (a queue entry names its flow by the
+//!   key's hash and the flow's id: 24 bytes). A packet's key is hashed once: the
 //!   stable hash picks the shard and, its bits turned, the slot in the shard's
 //!   table.
 //!   The stream buffers hold views into the map, not copies; a judged flow's
@@ -68,7 +69,10 @@
 //!   identical for any `-j`. Flows that ended in a window are released after
 //!   the window in order of first frame, each followed by its findings, and
 //!   judged a batch at a time as the records are read (on the parallel path,
-//!   a window's flows are judged while the next window is read): nothing
+//!   a window's flows are put in that order, added to the capture-wide
+//!   context and judged on the pool while the next window is read, and then
+//!   handed back to their shards, which reuse or free them on their own
+//!   threads): nothing
 //!   waits for a long-lived flow, and a burst of flows ending together (a long
 //!   gap in the capture, its end) does not hold all their records at once, so
 //!   memory is bounded by the flows alive at once.
