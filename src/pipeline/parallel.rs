@@ -22,7 +22,9 @@ struct RangeOut<'a> {
 
 /// A decoded packet and its key's [`FlowKey::stable_hash`]: the walk hashes
 /// the key to pick the shard, and the shard's table finds the flow's slot with
-/// the same hash rather than hashing the key again.
+/// the same hash rather than hashing the key again. The key itself is rebuilt
+/// from the packet there: carrying it too made the packet lists a third larger
+/// and `-j 2` 4.5% slower.
 pub(crate) type Hashed<'a> = (Packet<'a>, u64);
 
 /// One range's per-shard packet lists, kept from window to window so that their
