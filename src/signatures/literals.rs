@@ -22,7 +22,8 @@ const MIN_LITERAL: usize = 3;
 const MAX_ALTERNATIVES: usize = 64;
 /// At most this many sets are collected per regex.
 const MAX_FACTORS: usize = 16;
-/// The most selective this many sets are kept (tracked in a `u64` bit mask).
+/// The most selective this many sets are kept: the first is scanned for, the
+/// others are looked for only once it has occurred.
 const SELECTING: usize = 2;
 
 /// What the literals of a regex say about its matches.
@@ -101,7 +102,7 @@ pub(crate) fn needs(p: &str) -> Needs {
     }
     // Every set is necessary, so any of them selects soundly; the few most
     // selective (longest shortest literal) do nearly all the selecting, and the
-    // others would only add common strings (`</p>`, `URL `) to every scan.
+    // others would only add checks for common strings (`</p>`, `URL `).
     sets.sort_by_key(|s| std::cmp::Reverse(s.iter().map(Vec::len).min().unwrap_or(0)));
     sets.truncate(SELECTING);
     Needs::Factors(sets)

@@ -6,8 +6,12 @@
 //! the server stream (head and body), and each header name that has
 //! signatures. A response's stream and each header value are scanned once; a
 //! literal occurrence either is the match (`contains`), is checked for its
-//! position (`prefix`), or counts towards a regex, which runs only once all of
-//! its literal sets have occurred. A `full` pattern is not searched for at all:
+//! position (`prefix`), or selects a regex. Only a regex's most selective
+//! literal set is in the scan; once one of its literals has occurred, its
+//! other sets are looked for with `memmem`, and the regex runs only when all
+//! of them occur. (A second set in the scan was measured: the common strings
+//! such sets hold, `</title>`, `domain=.`, `URL `, were most of the scan's
+//! reports, each a restart of the SIMD search.) A `full` pattern is not searched for at all:
 //! the trimmed location is compared with the `full` texts of its length. Regexes without any usable literal run
 //! on every response, and the published sets have none. So the cost per
 //! response grows with the response, hardly with the number of signatures.
@@ -17,6 +21,7 @@
 
 use std::collections::HashMap;
 
+use memchr::memmem;
 use regex::bytes::Regex;
 
 use super::literals::{Needs, compile_regex, needs};
@@ -39,8 +44,19 @@ struct RegexSig {
     re: Regex,
     sig: usize,
     body_only: bool,
-    /// Bit mask of its literal sets: it runs once all have occurred.
-    all_sets: u64,
+    /// The literal sets besides the scanned one, each a set of alternatives:
+    /// the regex runs only if, for every set, one of its literals occurs in
+    /// the regex's text (looked for only after the scanned set occurred).
+    others: Vec<Vec<memmem::Finder<'static>>>,
+}
+
+impl RegexSig {
+    /// Whether each of the other literal sets occurs in `hay`.
+    fn others_occur(&self, hay: &[u8]) -> bool {
+        self.others
+            .iter()
+            .all(|set| set.iter().any(|f| f.find(hay).is_some()))
+    }
 }
 
 /// The compiled HTTP signatures.
@@ -81,7 +97,7 @@ fn entry_for(
                 re,
                 sig,
                 body_only,
-                all_sets: 0,
+                others: Vec::new(),
             };
             match needs(r) {
                 Needs::Exact(lits) => {
@@ -90,13 +106,19 @@ fn entry_for(
                     return Ok(());
                 }
                 Needs::Factors(sets) => {
-                    for (bit, set) in sets.iter().enumerate() {
-                        // `needs` returns at most 2 sets.
-                        let bit = bit as u8;
-                        rs.all_sets |= 1 << bit;
-                        let e = entry(Check::Factor { regex: idx, bit });
-                        set.iter().for_each(|l| space.add_literal(l, e));
+                    // The most selective set (first) is scanned for.
+                    let mut sets = sets.into_iter();
+                    if let Some(first) = sets.next() {
+                        let e = entry(Check::Factor { regex: idx });
+                        first.iter().for_each(|l| space.add_literal(l, e));
                     }
+                    rs.others = sets
+                        .map(|set| {
+                            set.iter()
+                                .map(|l| memmem::Finder::new(l).into_owned())
+                                .collect()
+                        })
+                        .collect();
                 }
                 Needs::Nothing => space.always.push(idx),
             }
@@ -241,8 +263,8 @@ impl HttpMatcher {
             // Only `full` body patterns apply to a stream that is not HTTP.
             return;
         }
-        // Regexes with some literal sets seen: (regex, sets seen so far).
-        let mut seen: Vec<(u32, u64)> = Vec::new();
+        // Regexes whose scanned literal set occurred.
+        let mut seen: Vec<u32> = Vec::new();
         let mut on_literal = |start: usize, entries: &[Entry]| {
             for e in entries {
                 if e.body_only && start < body_start {
@@ -252,10 +274,9 @@ impl HttpMatcher {
                 let ok = match e.check {
                     Check::Contains => true,
                     Check::Prefix => start == base,
-                    Check::Factor { regex, bit } => {
-                        match seen.iter_mut().find(|(r, _)| *r == regex) {
-                            Some((_, m)) => *m |= 1 << bit,
-                            None => seen.push((regex, 1 << bit)),
+                    Check::Factor { regex } => {
+                        if !seen.contains(&regex) {
+                            seen.push(regex);
                         }
                         false
                     }
@@ -270,19 +291,14 @@ impl HttpMatcher {
             on_literal(at, std::slice::from_ref(e));
         }
         sp.scan(text, |start, _end, entries| on_literal(start, entries));
-        let ready = seen
-            .iter()
-            .filter(|&&(r, m)| {
-                self.regexes
-                    .get(r as usize)
-                    .is_some_and(|rs| m == rs.all_sets)
-            })
-            .map(|&(r, _)| r);
-        for r in ready.chain(sp.always.iter().copied()) {
+        for r in seen.into_iter().chain(sp.always.iter().copied()) {
             let Some(rs) = self.regexes.get(r as usize) else {
                 continue;
             };
             let hay = if rs.body_only { body } else { text };
+            if !rs.others_occur(hay) {
+                continue;
+            }
             if let Some(start) = first_match(&rs.re, hay) {
                 record(out, scan_start, rs.sig, start, loc(rs.body_only));
             }

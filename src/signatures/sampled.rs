@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use super::background;
+use super::background::{self, commonness};
 
 /// Literals at least this long are indexed here; shorter ones go to an
 /// automaton.
@@ -63,17 +63,6 @@ fn filter(h: u64) -> (usize, u64) {
     let word = (h >> (64 - FILTER_WORD_BITS)) as usize;
     let bits = 1 << ((h >> 46) & 63) | 1 << ((h >> 40) & 63);
     (word, bits)
-}
-
-/// How often a byte is expected in an HTTP response, roughly: markup,
-/// lower-case letters, spaces and digits fill pages; other bytes are rarer.
-fn commonness(b: u8) -> u32 {
-    match b {
-        b' ' | b'<' | b'>' | b'/' | b'"' | b'=' | b'e' | b't' | b'a' | b'o' | b'i' | b'n' => 4,
-        b'a'..=b'z' | b'.' | b':' | b'-' | b'\r' | b'\n' | b'\t' => 3,
-        b'0'..=b'9' | b'_' | b'\'' | b';' | b',' | b'&' | b'#' => 2,
-        _ => 1,
-    }
 }
 
 /// The cost of each occurrence of a gram in [`background::TEXT`]: such a

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use aho_corasick::{AhoCorasick, MatchKind};
 use memchr::memmem;
 
+use super::background;
 use super::sampled::{LONG, Narrow, WIDE, Wide};
 
 /// A `full` text and the entries that want it.
@@ -30,13 +31,11 @@ pub(crate) enum Check {
     Contains,
     /// The occurrence must start the location.
     Prefix,
-    /// The occurrence satisfies set `bit` of the regex at this index of
-    /// [`super::matcher::HttpMatcher`]'s regex table.
+    /// The occurrence is of the scanned literal set of the regex at this
+    /// index of [`super::matcher::HttpMatcher`]'s regex table.
     Factor {
         /// Index into the regex table.
         regex: u32,
-        /// Which literal set of that regex.
-        bit: u8,
     },
 }
 
@@ -51,6 +50,13 @@ pub(crate) struct Entry {
     pub body_only: bool,
 }
 
+/// A tail of one or more short literals, searched for in their place.
+struct Anchor {
+    bytes: Vec<u8>,
+    /// The literals it is the tail of: (literal index, offset of the tail).
+    of: Vec<(usize, usize)>,
+}
+
 /// Literals of one space and the entries each stands for.
 #[derive(Default)]
 pub(crate) struct Space {
@@ -58,15 +64,18 @@ pub(crate) struct Space {
     entries: Vec<Vec<Entry>>,
     /// Literal → its index, while building.
     index: HashMap<Vec<u8>, usize>,
-    /// SIMD (Teddy) searcher over the short non-empty literals, when the CPU
-    /// and their number allow (Aho-Corasick's own automaton uses it as a
-    /// prefilter only for leftmost semantics, not for the overlapping search
-    /// that reporting every occurrence needs). Its pattern ids index
-    /// `pattern_literal`.
+    /// SIMD (Teddy) searcher over the anchors of the short non-empty
+    /// literals, when the CPU and their number allow (Aho-Corasick's own
+    /// automaton uses it as a prefilter only for leftmost semantics, not for
+    /// the overlapping search that reporting every occurrence needs). Its
+    /// pattern ids index `anchors`.
     packed: Option<aho_corasick::packed::Searcher>,
-    /// For each short literal (by pattern id), the other short literals of
-    /// which it is a prefix or that are a prefix of it: the only ones that can
-    /// occur at the same start.
+    /// What the packed searcher looks for: a tail of each short literal that
+    /// starts with its least common bytes ([`background::anchor_offset`]).
+    anchors: Vec<Anchor>,
+    /// For each anchor (by pattern id), the other anchors of which it is a
+    /// prefix or that are a prefix of it: the only ones that can occur at the
+    /// same start.
     related: Vec<Vec<usize>>,
     /// Automaton over the short literals otherwise; standard semantics with
     /// overlapping iteration reports every occurrence of every literal.
@@ -156,7 +165,18 @@ impl Space {
             self.wide = Some(Wide::new(&self.literals, &wide));
         }
         if !short.is_empty() {
-            let pats: Vec<&[u8]> = short.iter().map(|&i| self.literals[i].as_slice()).collect();
+            for &li in &short {
+                let k = background::anchor_offset(&self.literals[li]);
+                let tail = &self.literals[li][k..];
+                match self.anchors.iter_mut().find(|a| a.bytes == tail) {
+                    Some(a) => a.of.push((li, k)),
+                    None => self.anchors.push(Anchor {
+                        bytes: tail.to_vec(),
+                        of: vec![(li, k)],
+                    }),
+                }
+            }
+            let pats: Vec<&[u8]> = self.anchors.iter().map(|a| a.bytes.as_slice()).collect();
             self.packed = aho_corasick::packed::Config::new()
                 .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
                 .builder()
@@ -175,6 +195,8 @@ impl Space {
                     })
                     .collect();
             } else {
+                self.anchors = Vec::new();
+                let pats: Vec<&[u8]> = short.iter().map(|&i| self.literals[i].as_slice()).collect();
                 self.ac = Some(
                     AhoCorasick::builder()
                         .match_kind(MatchKind::Standard)
@@ -196,17 +218,26 @@ impl Space {
     /// literal of the space in `text` (short literals first).
     pub fn scan(&self, text: &[u8], mut f: impl FnMut(usize, usize, &[Entry])) {
         if let Some(pk) = &self.packed {
-            // Leftmost-first finds one literal per start: resume one byte
-            // later, and try the literals related to the one found, so that
-            // overlapping and same-start occurrences are all seen.
+            // Leftmost-first finds one anchor per start: resume one byte
+            // later, and try the anchors related to the one found, so that
+            // overlapping and same-start occurrences are all seen; then each
+            // literal of a found anchor is compared where it would start.
             let mut at = 0;
             while let Some(m) = pk.find_in(text, aho_corasick::Span::from(at..text.len())) {
                 let st = m.start();
                 let pid = m.pattern().as_usize();
                 for &p in std::iter::once(&pid).chain(&self.related[pid]) {
-                    let li = self.pattern_literal[p];
-                    if text[st..].starts_with(&self.literals[li]) {
-                        f(st, st + self.literals[li].len(), &self.entries[li]);
+                    let a = &self.anchors[p];
+                    if !text[st..].starts_with(&a.bytes) {
+                        continue;
+                    }
+                    for &(li, k) in &a.of {
+                        let lit = &self.literals[li];
+                        if let Some(start) = st.checked_sub(k) {
+                            if text[start..].starts_with(lit) {
+                                f(start, start + lit.len(), &self.entries[li]);
+                            }
+                        }
                     }
                 }
                 at = st + 1;
@@ -237,5 +268,52 @@ impl Space {
                 f(start, start + self.literals[li].len(), &self.entries[li])
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(sp: &Space, text: &[u8]) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        sp.scan(text, |start, _end, entries| {
+            out.extend(entries.iter().map(|e| (start, e.sig)))
+        });
+        out.sort();
+        out
+    }
+
+    /// Short literals searched by an anchor inside them (not their first
+    /// bytes) are found at every offset, at the very start of the text too,
+    /// each once, including two literals that share their anchor and one
+    /// whose occurrences overlap.
+    #[test]
+    fn anchored_short_literals_at_every_offset() {
+        let lits: [&[u8]; 5] = [b"<br>Qz#", b"er Gate", b"xx_Qz#", b"yy_Qz#", b"abab"];
+        let mut sp = Space::default();
+        for (sig, l) in lits.iter().enumerate() {
+            let e = Entry {
+                sig,
+                check: Check::Contains,
+                body_only: false,
+            };
+            sp.add_literal(l, e);
+        }
+        sp.build().unwrap();
+        assert!(
+            lits.iter().any(|l| background::anchor_offset(l) > 0),
+            "some literal is anchored past its start"
+        );
+        for (sig, l) in lits.iter().enumerate() {
+            for off in 0..20 {
+                let mut text = vec![b'.'; off];
+                text.extend_from_slice(l);
+                text.extend_from_slice(b" tail");
+                assert_eq!(found(&sp, &text), vec![(off, sig)], "{l:?} at {off}");
+            }
+        }
+        assert_eq!(found(&sp, b"ababab"), vec![(0, 4), (2, 4)]);
+        assert_eq!(found(&sp, b"xx_Qz#yy_Qz#"), vec![(0, 2), (6, 3)]);
     }
 }
