@@ -34,12 +34,15 @@ pub(crate) type Wide = Sampled<8, WIDE>;
 /// Literals at least this long go to the [`Wide`] tier.
 pub(crate) const WIDE: usize = 24;
 
-/// The presence filter is a blocked Bloom filter of 2^this 64-bit words
-/// (32 KiB, cache-resident): a gram sets two bits of one word, and a probe
-/// whose two bits are not both set ends there instead of loading a bucket.
-/// Two bits rather than one cut the filter's false passes about fourfold at
-/// the published sets' ~18,000 wide grams.
-const FILTER_WORD_BITS: u32 = 12;
+/// The presence filter is a bitmap indexed by the top bits of a gram's hash,
+/// sized for about one bit set in 128 (so a probe of a gram no literal has
+/// passes about once in 128), between 4 KiB and 256 KiB. A probe is a shift,
+/// a load and a bit test; a two-bit Bloom filter of 32 KiB was measured:
+/// twice the instructions per probe, and more false passes at the published
+/// sets' ~18,000 wide grams.
+const FILTER_BITS: (u32, u32) = (15, 21);
+/// Filter bits per gram, as a power of two.
+const FILTER_SPARSENESS: u32 = 7;
 /// Most bucket bits (fewer for tiers with fewer grams, so that the bucket
 /// offsets of a small tier stay in cache).
 const MAX_BUCKET_BITS: u32 = 16;
@@ -52,17 +55,9 @@ fn gram_at<const G: usize>(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(a))
 }
 
-/// The hash of a gram: its top bits pick the filter word and the bucket,
-/// the next two groups of six the filter bits in that word.
+/// The hash of a gram: its top bits pick the filter bit and the bucket.
 fn hash(g: u64) -> u64 {
     g.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-}
-
-/// The filter word of hash `h`, and the two bits of it that `h` sets.
-fn filter(h: u64) -> (usize, u64) {
-    let word = (h >> (64 - FILTER_WORD_BITS)) as usize;
-    let bits = 1 << ((h >> 46) & 63) | 1 << ((h >> 40) & 63);
-    (word, bits)
 }
 
 /// The cost of each occurrence of a gram in [`background::TEXT`]: such a
@@ -92,6 +87,8 @@ fn head_at(b: &[u8], at: usize) -> Option<u64> {
 pub(crate) struct Sampled<const GRAM: usize, const WINDOW: usize> {
     /// One bit per filter hash: whether any gram has it (most probes end here).
     present: Vec<u64>,
+    /// 64 minus the filter bits: a hash shifted right by it is its filter bit.
+    filter_shift: u32,
     /// 64 minus the bucket bits: a hash shifted right by it is the bucket.
     shift: u32,
     /// `offsets[h]..offsets[h + 1]` indexes `probes` for bucket `h`.
@@ -116,7 +113,10 @@ impl<const GRAM: usize, const WINDOW: usize> Sampled<GRAM, WINDOW> {
         let bits = (usize::BITS - grams.leading_zeros()).clamp(8, MAX_BUCKET_BITS);
         let shift = 64 - bits;
         let mut shared: HashMap<u64, u32> = HashMap::new();
-        let mut present = vec![0u64; 1 << FILTER_WORD_BITS];
+        let filter_bits = (usize::BITS - grams.leading_zeros() + FILTER_SPARSENESS)
+            .clamp(FILTER_BITS.0, FILTER_BITS.1);
+        let filter_shift = 64 - filter_bits;
+        let mut present = vec![0u64; 1 << (filter_bits - 6)];
         let mut buckets: Vec<Vec<Probe>> = vec![Vec::new(); 1 << bits];
         // Literals with few windows choose first, so longer ones steer clear.
         let mut order: Vec<usize> = long.to_vec();
@@ -154,8 +154,8 @@ impl<const GRAM: usize, const WINDOW: usize> Sampled<GRAM, WINDOW> {
                     head,
                 };
                 let h = hash(gram);
-                let (word, bits) = filter(h);
-                present[word] |= bits;
+                let f = h >> filter_shift;
+                present[(f >> 6) as usize] |= 1 << (f & 63);
                 buckets[(h >> shift) as usize].push(p);
             }
         }
@@ -168,6 +168,7 @@ impl<const GRAM: usize, const WINDOW: usize> Sampled<GRAM, WINDOW> {
         offsets.push(probes.len() as u32);
         Sampled {
             present,
+            filter_shift,
             shift,
             offsets,
             probes,
@@ -180,8 +181,8 @@ impl<const GRAM: usize, const WINDOW: usize> Sampled<GRAM, WINDOW> {
         let mut p = 0;
         while let Some(g) = gram_at::<GRAM>(text, p) {
             let h = hash(g);
-            let (word, bits) = filter(h);
-            if self.present[word] & bits == bits {
+            let bit = h >> self.filter_shift;
+            if self.present[(bit >> 6) as usize] >> (bit & 63) & 1 != 0 {
                 let h = (h >> self.shift) as usize;
                 let (a, b) = (self.offsets[h] as usize, self.offsets[h + 1] as usize);
                 for q in &self.probes[a..b] {
