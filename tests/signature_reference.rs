@@ -1,126 +1,19 @@
-//! The one-pass matcher against a naive one that checks every signature on its
-//! own (`memmem`, `starts_with`, a trimmed comparison, `Regex::find`, up to the
-//! first match end): both must
-//! give the same verdict, the same hits, the same locations and offsets, on
-//! the server streams of the lab captures and on responses made from the
-//! signatures themselves.
+//! The one-pass matcher against [`ReferenceMatcher`], which checks every
+//! signature on its own: both must give the same verdict, the same hits, the
+//! same locations and offsets, on the server streams of the lab captures and on
+//! responses made from the signatures themselves. (The `signature_match` fuzz
+//! target compares the two on arbitrary signatures and responses.)
 
 use std::path::Path;
 
-use regex::bytes::{Regex, RegexBuilder};
 use tamperscope::Analyzer;
 use tamperscope::capture::Capture;
 use tamperscope::flow::TO_CLIENT;
 use tamperscope::proto::{http_response, is_status_line};
 use tamperscope::signatures::{
-    Hit, HttpVerdict, Location, Pattern, Signature, SignatureSet, Signatures, add_censoredplanet,
-    builtin_sets, from_ooni_csv,
+    HttpVerdict, Location, Pattern, ReferenceMatcher, Signature, SignatureSet, Signatures,
+    add_censoredplanet, builtin_sets, from_ooni_csv,
 };
-
-/// Each signature checked alone.
-struct Naive {
-    sigs: Vec<Signature>,
-    regexes: Vec<Option<Regex>>,
-}
-
-fn trim(b: &[u8]) -> (usize, &[u8]) {
-    let s = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let e = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(s, |i| i + 1);
-    (s, &b[s..e])
-}
-
-impl Naive {
-    fn new(sigs: &[Signature]) -> Naive {
-        let regexes = sigs
-            .iter()
-            .map(|s| match &s.pattern {
-                Pattern::Regex(r) => Some(
-                    RegexBuilder::new(r)
-                        .dot_matches_new_line(true)
-                        .size_limit(4 << 20)
-                        .build()
-                        .expect("regex compiles"),
-                ),
-                _ => None,
-            })
-            .collect();
-        Naive {
-            sigs: sigs.to_vec(),
-            regexes,
-        }
-    }
-
-    /// Where signature `i` matches `hay`, as an offset.
-    fn find(&self, i: usize, hay: &[u8], raw: bool) -> Option<usize> {
-        match &self.sigs[i].pattern {
-            Pattern::Full(t) => {
-                let (s, v) = trim(hay);
-                (v == t.as_bytes()).then_some(s)
-            }
-            _ if raw => None,
-            Pattern::Contains(t) => memchr::memmem::find(hay, t.as_bytes()),
-            Pattern::Prefix(t) => hay.starts_with(t.as_bytes()).then_some(0),
-            // The start of the first match to end (the matcher does not look
-            // for the longest match, only for one).
-            Pattern::Regex(_) => {
-                let re = self.regexes[i].as_ref()?;
-                let end = re.shortest_match(hay)?;
-                re.find(&hay[..end])
-                    .or_else(|| re.find(hay))
-                    .map(|m| m.start())
-            }
-            _ => None,
-        }
-    }
-
-    fn verdict(
-        &self,
-        stream: &[u8],
-        body_start: Option<usize>,
-        headers: &[(&[u8], &[u8])],
-    ) -> HttpVerdict {
-        let raw = body_start.is_none();
-        let bs = body_start.unwrap_or(0).min(stream.len());
-        let mut hits = Vec::new();
-        for (i, s) in self.sigs.iter().enumerate() {
-            let hit = match &s.location {
-                Location::Response => self
-                    .find(i, stream, raw)
-                    .map(|o| ("response".to_string(), o)),
-                Location::Body => self
-                    .find(i, &stream[bs..], raw)
-                    .map(|o| ("body".to_string(), o)),
-                Location::Header(h) if !raw => headers
-                    .iter()
-                    .filter(|(n, _)| n.eq_ignore_ascii_case(h.as_bytes()))
-                    .find_map(|(_, v)| self.find(i, v, false))
-                    .map(|o| (format!("header.{h}"), o)),
-                _ => None,
-            };
-            if let Some((location, offset)) = hit {
-                hits.push(Hit {
-                    sig: i,
-                    location,
-                    offset,
-                });
-            }
-        }
-        if let Some(fp) = hits.iter().find(|h| self.sigs[h.sig].false_positive) {
-            return HttpVerdict::FalsePositive(fp.clone());
-        }
-        if hits.is_empty() {
-            HttpVerdict::Clean
-        } else {
-            HttpVerdict::BlockPage(hits)
-        }
-    }
-}
 
 fn server_streams(path: &Path, out: &mut Vec<Vec<u8>>) {
     let Ok(cap) = Capture::open(path, 1 << 32) else {
@@ -276,7 +169,7 @@ fn corner_responses() -> Vec<Vec<u8>> {
 
 fn check(sets: Vec<SignatureSet>, responses: &[Vec<u8>]) -> usize {
     let sigs = Signatures::from_sets(sets).expect("signatures compile");
-    let naive = Naive::new(sigs.db().signatures());
+    let naive = ReferenceMatcher::new(sigs.db().signatures()).expect("regexes compile");
     let mut matched = 0;
     for r in responses {
         let head = http_response(r);

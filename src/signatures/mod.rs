@@ -18,6 +18,7 @@ mod literals;
 mod loaders;
 mod matcher;
 mod model;
+mod reference;
 mod sampled;
 mod space;
 
@@ -28,6 +29,7 @@ use std::sync::{Arc, OnceLock};
 pub use loaders::{add_censoredplanet, from_ooni_csv, from_toml, load_path};
 pub use matcher::Hit;
 pub use model::{Location, Pattern, Rejected, Signature, SignatureSet, in_network, parse_network};
+pub use reference::ReferenceMatcher;
 
 use dns_matcher::DnsMatcher;
 use matcher::HttpMatcher;
