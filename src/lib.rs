@@ -55,7 +55,9 @@
 //!   are made once at the end. Block-page and DNS detectors match responses
 //!   against [`signatures`]: our own TOML data plus, optionally, Censored
 //!   Planet's and OONI's fingerprint sets, compiled into one multi-pattern
-//!   matcher with false positives checked first.
+//!   matcher with false positives checked first, which tests and a fuzz target
+//!   hold to a slow reference that checks each signature alone
+//!   ([`signatures::ReferenceMatcher`]).
 //! - `pipeline` drives the walk on one thread or, for large captures, cuts the map
 //!   into byte ranges (one per thread per 8 MiB chunk) re-synchronised to record
 //!   boundaries, walks and decodes them in parallel into per-shard buckets (each

@@ -30,11 +30,13 @@ fn signature(i: usize, kind: u8, location: u8, text: String) -> Signature {
             regex::escape(&text[half..])
         )),
     };
-    let location = match location % 4 {
+    let location = match location % 5 {
         0 => Location::Response,
         1 => Location::Body,
         2 => Location::Header("location".into()),
-        _ => Location::Header("server".into()),
+        3 => Location::Header("server".into()),
+        // A header name as a user may spell it: responses' names match in any case.
+        _ => Location::Header("Location".into()),
     };
     Signature {
         id: format!("fuzz_{i}"),

@@ -11,15 +11,14 @@
 //! other sets are looked for with `memmem`, and the regex runs only when all
 //! of them occur. (A second set in the scan was measured: the common strings
 //! such sets hold, `</title>`, `domain=.`, `URL `, were most of the scan's
-//! reports, each a restart of the SIMD search.) A `full` pattern is not searched for at all:
-//! the trimmed location is compared with the `full` texts of its length. Regexes without any usable literal run
-//! on every response, and the published sets have none. So the cost per
-//! response grows with the response, hardly with the number of signatures.
+//! reports, each a restart of the SIMD search.) A `full` pattern is not
+//! searched for at all: the trimmed location is compared with the `full` texts
+//! of its length. Regexes without any usable literal run on every response,
+//! and the published sets have none. So the cost per response grows with the
+//! response, hardly with the number of signatures.
 //!
 //! A signature's hit is its leftmost occurrence in its location (the first of
 //! several headers of one name that matches).
-
-use std::collections::HashMap;
 
 use memchr::memmem;
 use regex::bytes::Regex;
@@ -63,13 +62,12 @@ impl RegexSig {
 #[derive(Default)]
 pub(crate) struct HttpMatcher {
     stream: Space,
-    headers: HashMap<String, Space>,
+    /// One space per header name (as the signatures spell it; matched with
+    /// any case): a handful, so a list compared byte-wise beats hashing each
+    /// header name of each response.
+    headers: Vec<(String, Space)>,
     regexes: Vec<RegexSig>,
 }
-
-/// Header names longer than this are lower-cased on the heap rather than in a
-/// buffer on the stack.
-const NAME_BUF: usize = 64;
 
 fn entry_for(
     space: &mut Space,
@@ -166,14 +164,21 @@ impl HttpMatcher {
                 }
                 Location::Body => entry_for(&mut m.stream, &mut m.regexes, i, &s.pattern, true)?,
                 Location::Header(h) => {
-                    let sp = m.headers.entry(h.clone()).or_default();
+                    let at = match m.headers.iter().position(|(n, _)| n == h) {
+                        Some(at) => at,
+                        None => {
+                            m.headers.push((h.clone(), Space::default()));
+                            m.headers.len() - 1
+                        }
+                    };
+                    let (_, sp) = &mut m.headers[at];
                     entry_for(sp, &mut m.regexes, i, &s.pattern, false)?
                 }
                 _ => {}
             }
         }
         m.stream.build().map_err(|e| e.to_string())?;
-        for sp in m.headers.values_mut() {
+        for (_, sp) in &mut m.headers {
             sp.build().map_err(|e| e.to_string())?;
         }
         Ok(m)
@@ -181,7 +186,12 @@ impl HttpMatcher {
 
     /// Regexes that run on every response (no literal to look for first).
     pub fn unfiltered_regexes(&self) -> usize {
-        self.stream.always.len() + self.headers.values().map(|s| s.always.len()).sum::<usize>()
+        self.stream.always.len()
+            + self
+                .headers
+                .iter()
+                .map(|(_, s)| s.always.len())
+                .sum::<usize>()
     }
 
     /// Every signature that matches a server stream whose body starts at
@@ -200,25 +210,11 @@ impl HttpMatcher {
         if raw || self.headers.is_empty() {
             return;
         }
-        let mut buf = [0u8; NAME_BUF];
         for (name, value) in headers {
-            let heap;
-            let lower: &[u8] = match buf.get_mut(..name.len()) {
-                Some(b) => {
-                    b.copy_from_slice(name);
-                    b.make_ascii_lowercase();
-                    b
+            for (h, sp) in &self.headers {
+                if h.as_bytes().eq_ignore_ascii_case(name) {
+                    self.scan(sp, value, 0, false, h, out);
                 }
-                None => {
-                    heap = name.to_ascii_lowercase();
-                    &heap
-                }
-            };
-            let Ok(lower) = std::str::from_utf8(lower) else {
-                continue;
-            };
-            if let Some(sp) = self.headers.get(lower) {
-                self.scan(sp, value, 0, false, lower, out);
             }
         }
     }
