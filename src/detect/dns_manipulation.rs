@@ -33,13 +33,17 @@ impl Detector for DnsManipulation {
             let Some(first) = e.responses.first() else {
                 continue;
             };
-            let key = answer_key(&first.msg);
-            if e.responses
-                .iter()
-                .skip(1)
-                .any(|r| answer_key(&r.msg) != key)
-            {
-                continue;
+            // Responses that disagree are for dns.injection to judge (the
+            // answers are compared only when there is more than one).
+            if e.responses.len() > 1 {
+                let key = answer_key(&first.msg);
+                if e.responses
+                    .iter()
+                    .skip(1)
+                    .any(|r| answer_key(&r.msg) != key)
+                {
+                    continue;
+                }
             }
             let qname = e.qname().unwrap_or_default();
             let mut ids: Vec<String> = Vec::new();
