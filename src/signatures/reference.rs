@@ -2,7 +2,10 @@
 //! `starts_with`, a trimmed comparison, a regex search up to the first match
 //! end): the reference the one-pass matcher ([`super::SignatureDb::match_http`])
 //! is tested and fuzzed against. Both must give the same verdict, hits,
-//! locations and offsets for any signatures and any response.
+//! locations and offsets for any signatures and any response. It shares only
+//! the signature model and the regex flags with the matcher, on purpose: its
+//! trimming and its false-positive precedence are written again here, so that
+//! a slip in the matcher's own helpers is not repeated by its reference.
 
 use regex::bytes::Regex;
 
