@@ -158,6 +158,18 @@ impl Space {
             }
         };
         let (narrow, wide) = (searched(narrow), searched(wide));
+        // One literal shorter than an anchor would shorten every pattern's
+        // SIMD fingerprint (see `background::ANCHOR`): a few are looked for
+        // with `memmem` instead; more stay in the SIMD pass.
+        let (tiny, short): (Vec<usize>, Vec<usize>) = short
+            .iter()
+            .partition(|&&i| self.literals[i].len() < background::ANCHOR);
+        let tiny = searched(tiny);
+        let short = if tiny.is_empty() {
+            short
+        } else {
+            [short, tiny].concat()
+        };
         if !narrow.is_empty() {
             self.narrow = Some(Narrow::new(&self.literals, &narrow));
         }
@@ -322,5 +334,46 @@ mod tests {
         }
         assert_eq!(found(&sp, b"ababab"), vec![(0, 4), (2, 4)]);
         assert_eq!(found(&sp, b"xx_Qz#yy_Qz#"), vec![(0, 2), (6, 3)]);
+    }
+
+    /// Literals shorter than an anchor, two of them (looked for apart) and
+    /// three (kept in the SIMD pass), beside anchored ones: each is found at
+    /// every offset, overlapping occurrences too.
+    #[test]
+    fn literals_shorter_than_an_anchor() {
+        for tiny in [
+            &[&b"\xef\xbf\xbd"[..], b"Qz"][..],
+            &[b"\xef\xbf\xbd", b"Qz", b"#!&"],
+        ] {
+            let mut lits: Vec<&[u8]> = vec![b"<br>Qz#x", b"er Gate"];
+            lits.extend_from_slice(tiny);
+            let mut sp = Space::default();
+            for (sig, l) in lits.iter().enumerate() {
+                let e = Entry {
+                    sig,
+                    check: Check::Contains,
+                    body_only: false,
+                };
+                sp.add_literal(l, e);
+            }
+            sp.build().unwrap();
+            assert_eq!(
+                sp.searched.len() == 2,
+                tiny.len() == 2,
+                "{} tiny",
+                tiny.len()
+            );
+            for (sig, l) in lits.iter().enumerate().skip(2) {
+                for off in 0..20 {
+                    let mut text = vec![b'.'; off];
+                    text.extend_from_slice(l);
+                    text.extend_from_slice(b" tail");
+                    assert_eq!(found(&sp, &text), vec![(off, sig)], "{l:?} at {off}");
+                }
+            }
+            assert_eq!(found(&sp, b"QzQz"), vec![(0, 3), (2, 3)]);
+            let both = found(&sp, b"<br>Qz#x");
+            assert_eq!(both, vec![(0, 0), (4, 3)]);
+        }
     }
 }
