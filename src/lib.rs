@@ -57,7 +57,12 @@
 //!   Planet's and OONI's fingerprint sets, compiled into one multi-pattern
 //!   matcher with false positives checked first, which tests and a fuzz target
 //!   hold to a slow reference that checks each signature alone
-//!   ([`signatures::ReferenceMatcher`]).
+//!   ([`signatures::ReferenceMatcher`]). The TLS interception detector reads
+//!   the server's certificate chain from the plaintext handshake (TLS 1.2 and
+//!   older; TLS 1.3 hides it), parses each certificate with `x509-parser` and
+//!   looks its SHA-256, SPKI SHA-256 and issuer and subject names up in the
+//!   interception-authority entries of the same database (Kazakhstan's Qaznet
+//!   and ISCA roots are built in).
 //! - `pipeline` drives the walk on one thread or, for large captures, cuts the map
 //!   into byte ranges (one per thread per 8 MiB chunk) re-synchronised to record
 //!   boundaries, walks and decodes them in parallel into per-shard buckets (each

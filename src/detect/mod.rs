@@ -23,6 +23,7 @@ mod http_blockpage;
 mod http_injected;
 mod injected_rst;
 mod tls_interference;
+mod tls_mitm;
 
 pub use blackout::BlackoutTracker;
 pub use finding::FindingBuilder;
@@ -161,6 +162,7 @@ static DETECTORS: &[&dyn Detector] = &[
     &injected_rst::InjectedRst,
     &blackhole::Blackhole,
     &tls_interference::TlsInterference,
+    &tls_mitm::TlsMitm,
     &http_blockpage::HttpBlockpage,
     &http_injected::HttpInjectedResponse,
     &dns_injection::DnsInjection,

@@ -16,6 +16,7 @@
 //! from the most structured (a parsed handshake) to the least (the
 //! fully-encrypted heuristic, which only speaks when nothing else did).
 
+mod certificate;
 mod dns;
 mod dns_message;
 mod dtls;
@@ -32,9 +33,11 @@ mod quic;
 mod ssh;
 mod stun;
 mod tls;
+mod tls_handshake;
 mod tor;
 mod wireguard;
 
+pub use certificate::{CertFacts, canonical_name, cert_facts, sha256_hex};
 pub use dns::dns_qname;
 pub use dns_message::{
     DnsError, DnsMessage, DnsQuestion, DnsRecord, Edns, MAX_POINTER_JUMPS, RData, parse_dns,
@@ -44,6 +47,7 @@ pub use fet::{FetVerdict, fet_verdict};
 pub use http::{HttpRequest, http_request};
 pub use http_response::{HttpResponse, http_response, is_status_line};
 pub use tls::client_hello_sni;
+pub use tls_handshake::{ClientAlert, ServerChain, client_alert, server_chain};
 
 use crate::flow::{Direction, Flow, TO_CLIENT, TO_SERVER};
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::SignatureError;
-use super::model::{Location, Pattern, Signature, SignatureSet, parse_network};
+use super::model::{CertField, Location, Pattern, Signature, SignatureSet, parse_network};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,6 +64,9 @@ pub(crate) fn make_pattern(location: &Location, how: &str, text: &str) -> Result
             _ => Err(format!("match {how:?} is not supported for DNS answers")),
         };
     }
+    if let Location::Certificate(field) = location {
+        return certificate_pattern(*field, how, text);
+    }
     if text.is_empty() {
         return Err("empty pattern".into());
     }
@@ -76,6 +79,39 @@ pub(crate) fn make_pattern(location: &Location, how: &str, text: &str) -> Result
             Ok(Pattern::Regex(text.into()))
         }
         _ => Err(format!("unknown match type {how:?}")),
+    }
+}
+
+/// A certificate signature: a whole fingerprint (hex, colons and case
+/// ignored) or a whole distinguished name.
+fn certificate_pattern(field: CertField, how: &str, text: &str) -> Result<Pattern, String> {
+    if how != "full" {
+        return Err(format!(
+            "match {how:?} is not supported for certificates (use \"full\")"
+        ));
+    }
+    match field {
+        CertField::Sha256 | CertField::SpkiSha256 => {
+            let h: String = text
+                .trim()
+                .chars()
+                .filter(|c| *c != ':')
+                .map(|c| c.to_ascii_lowercase())
+                .collect();
+            if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                Ok(Pattern::Full(h))
+            } else {
+                Err(format!("not a SHA-256 fingerprint: {text:?}"))
+            }
+        }
+        _ => {
+            let n = crate::proto::canonical_name(text);
+            if n.is_empty() {
+                Err(format!("not a distinguished name: {text:?}"))
+            } else {
+                Ok(Pattern::Full(n))
+            }
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Signature data: block pages (body, `Location`, `Server`, `Via`), block
-//! addresses in DNS answers, and the known false positives that look like them.
+//! addresses in DNS answers, TLS interception authorities (certificate
+//! fingerprints and names), and the known false positives that look like them.
 //!
 //! The built-in sets are our own TOML files under `src/signatures/data/`,
 //! written from published facts (see each entry's `source`), embedded in the
@@ -12,6 +13,7 @@
 //! its false positives first; OONI's `fp` scope serves the same purpose).
 
 mod background;
+mod cert_matcher;
 mod csv;
 mod dns_matcher;
 mod literals;
@@ -26,11 +28,15 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+pub use cert_matcher::CertHit;
 pub use loaders::{add_censoredplanet, from_ooni_csv, from_toml, load_path};
 pub use matcher::Hit;
-pub use model::{Location, Pattern, Rejected, Signature, SignatureSet, in_network, parse_network};
+pub use model::{
+    CertField, Location, Pattern, Rejected, Signature, SignatureSet, in_network, parse_network,
+};
 pub use reference::ReferenceMatcher;
 
+use cert_matcher::CertMatcher;
 use dns_matcher::DnsMatcher;
 use matcher::HttpMatcher;
 
@@ -59,9 +65,10 @@ pub enum SignatureError {
 }
 
 /// The built-in data files.
-const BUILTIN: [(&str, &str); 3] = [
+const BUILTIN: [(&str, &str); 4] = [
     ("blockpages.toml", include_str!("data/blockpages.toml")),
     ("dns.toml", include_str!("data/dns.toml")),
+    ("interception.toml", include_str!("data/interception.toml")),
     ("lab.toml", include_str!("data/lab.toml")),
 ];
 
@@ -114,6 +121,7 @@ pub struct SignatureDb {
     sets: Vec<SetSummary>,
     http: HttpMatcher,
     dns: DnsMatcher,
+    cert: CertMatcher,
 }
 
 impl std::fmt::Debug for SignatureDb {
@@ -142,11 +150,13 @@ impl SignatureDb {
         }
         let http = HttpMatcher::new(&sigs).map_err(SignatureError::Compile)?;
         let dns = DnsMatcher::new(&sigs);
+        let cert = CertMatcher::new(&sigs);
         Ok(SignatureDb {
             sigs,
             sets: summaries,
             http,
             dns,
+            cert,
         })
     }
 
@@ -207,6 +217,25 @@ impl SignatureDb {
         v
     }
 
+    /// Whether any certificate signature is loaded (else a chain need not be
+    /// parsed for them).
+    pub fn has_certificate_signatures(&self) -> bool {
+        !self.cert.is_empty()
+    }
+
+    /// The interception-authority signatures a server's certificate chain
+    /// matches, in database order (none when a false-positive entry matches
+    /// any of its certificates).
+    pub fn match_certificates(&self, chain: &[crate::proto::CertFacts]) -> Vec<CertHit> {
+        let mut hits = Vec::new();
+        self.cert.matches(chain, &mut hits);
+        if hits.iter().any(|h| self.sigs[h.sig].false_positive) {
+            return Vec::new();
+        }
+        hits.sort_by_key(|h| (h.sig, h.cert));
+        hits
+    }
+
     /// The block-host signatures a CNAME target (lower-case) matches.
     pub fn match_dns_name(&self, name: &str) -> Vec<&Signature> {
         let v: Vec<&Signature> = self
@@ -238,6 +267,7 @@ impl Signatures {
                         sets: Vec::new(),
                         http: HttpMatcher::default(),
                         dns: DnsMatcher::default(),
+                        cert: CertMatcher::default(),
                     }),
                 )
             })

@@ -16,17 +16,48 @@ pub enum Location {
     Header(String),
     /// An A/AAAA address of a DNS answer.
     DnsAnswer,
+    /// A field of any certificate of a TLS server's chain.
+    Certificate(CertField),
+}
+
+/// Which field of a certificate a [`Location::Certificate`] signature
+/// compares (always whole: fingerprints in lower-case hex, names in
+/// [`crate::proto::canonical_name`] form).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum CertField {
+    /// SHA-256 of the DER certificate (`certificate.sha256`).
+    Sha256,
+    /// SHA-256 of its SubjectPublicKeyInfo (`certificate.spki_sha256`), as
+    /// Chromium's blocklist lists interception roots.
+    SpkiSha256,
+    /// Its issuer's name (`certificate.issuer`): signed by that authority.
+    Issuer,
+    /// Its subject's name (`certificate.subject`): that authority itself.
+    Subject,
+}
+
+impl CertField {
+    fn label(self) -> &'static str {
+        match self {
+            CertField::Sha256 => "sha256",
+            CertField::SpkiSha256 => "spki_sha256",
+            CertField::Issuer => "issuer",
+            CertField::Subject => "subject",
+        }
+    }
 }
 
 impl Location {
     /// The name used in evidence and data files: `response`, `body`,
-    /// `header.<name>`, `dns`.
+    /// `header.<name>`, `dns`, `certificate.<field>`.
     pub fn label(&self) -> String {
         match self {
             Location::Response => "response".into(),
             Location::Body => "body".into(),
             Location::Header(h) => format!("header.{h}"),
             Location::DnsAnswer => "dns".into(),
+            Location::Certificate(f) => format!("certificate.{}", f.label()),
         }
     }
 
@@ -37,6 +68,10 @@ impl Location {
             "response" => Some(Location::Response),
             "body" => Some(Location::Body),
             "dns" => Some(Location::DnsAnswer),
+            "certificate.sha256" => Some(Location::Certificate(CertField::Sha256)),
+            "certificate.spki_sha256" => Some(Location::Certificate(CertField::SpkiSha256)),
+            "certificate.issuer" => Some(Location::Certificate(CertField::Issuer)),
+            "certificate.subject" => Some(Location::Certificate(CertField::Subject)),
             _ => {
                 let h = s.strip_prefix("header.")?.trim();
                 (!h.is_empty()).then(|| Location::Header(h.to_ascii_lowercase()))
