@@ -62,7 +62,9 @@
 //!   older; TLS 1.3 hides it), parses each certificate with `x509-parser` and
 //!   looks its SHA-256, SPKI SHA-256 and issuer and subject names up in the
 //!   interception-authority entries of the same database (Kazakhstan's Qaznet
-//!   and ISCA roots are built in).
+//!   and ISCA roots are built in). QUIC and VPN-over-UDP blocking is told from a server
+//!   that is down by the capture-wide context: a handshake retransmitted
+//!   without an answer counts only when the same server answered other flows.
 //! - `pipeline` drives the walk on one thread or, for large captures, cuts the map
 //!   into byte ranges (one per thread per 8 MiB chunk) re-synchronised to record
 //!   boundaries, walks and decodes them in parallel into per-shard buckets (each

@@ -22,8 +22,11 @@ mod finding;
 mod http_blockpage;
 mod http_injected;
 mod injected_rst;
+mod quic_interference;
 mod tls_interference;
 mod tls_mitm;
+mod udp_silence;
+mod vpn_interference;
 
 pub use blackout::BlackoutTracker;
 pub use finding::FindingBuilder;
@@ -88,6 +91,12 @@ pub struct CaptureContext {
     /// Per client: (TCP connection attempts, attempts nobody answered), for at
     /// most [`CaptureContext::MAX_CLIENTS`] clients.
     attempts: BTreeMap<IpAddr, (u32, u32)>,
+    /// Per server address, transport and port: how many flows it answered
+    /// (UDP: any datagram back; TCP: payload back), for at most
+    /// [`CaptureContext::MAX_ANSWERING`] of them.
+    answers: hashbrown::HashMap<(IpAddr, u8, u16), u32>,
+    /// The same per server address and transport, all ports together.
+    host_answers: hashbrown::HashMap<(IpAddr, u8), u32>,
     /// Connection outcomes over time, for the capture-wide blackout judgement.
     pub blackouts: BlackoutTracker,
     /// The signatures (block pages, block addresses, false positives) from the
@@ -101,6 +110,8 @@ impl CaptureContext {
     pub const MAX_SERVERS: usize = 64;
     /// Bound on the clients whose connection attempts are counted.
     pub const MAX_CLIENTS: usize = 4096;
+    /// Bound on the servers whose answered flows are counted.
+    pub const MAX_ANSWERING: usize = 4096;
 
     /// An empty context whose detectors match against `signatures`.
     pub fn with_signatures(signatures: crate::signatures::Signatures) -> CaptureContext {
@@ -116,6 +127,15 @@ impl CaptureContext {
         let answered = f.dirs[TO_CLIENT].pkts > 0 && f.dirs[TO_CLIENT].payload_bytes > 0;
         if answered && self.answering_servers.len() < Self::MAX_SERVERS {
             self.answering_servers.insert(f.server.addr);
+        }
+        if answered_flow(f) {
+            let (a, p) = (f.server.addr, f.key.proto);
+            if self.answers.len() < Self::MAX_ANSWERING
+                || self.answers.contains_key(&(a, p, f.server.port))
+            {
+                *self.answers.entry((a, p, f.server.port)).or_default() += 1;
+                *self.host_answers.entry((a, p)).or_default() += 1;
+            }
         }
         if f.key.proto == 6 && f.dirs[TO_SERVER].baseline.tcp.syn.is_some() {
             let n = self.attempts.len();
@@ -142,9 +162,40 @@ impl CaptureContext {
             .is_some_and(|&(all, dead)| dead >= 5 && dead * 2 >= all)
     }
 
+    /// How many flows of the capture other than `f` (same transport) the
+    /// server of `f` answered on its port, as far as the capture has been read.
+    pub fn server_answered_elsewhere(&self, f: &Flow) -> u32 {
+        let k = (f.server.addr, f.key.proto, f.server.port);
+        self.answers
+            .get(&k)
+            .map_or(0, |n| n.saturating_sub(u32::from(answered_flow(f))))
+    }
+
+    /// How many flows other than `f` the server's address answered over
+    /// `proto` on any port.
+    pub fn host_answered_elsewhere(&self, f: &Flow, proto: u8) -> u32 {
+        let all = self
+            .host_answers
+            .get(&(f.server.addr, proto))
+            .copied()
+            .unwrap_or(0);
+        let this = u32::from(f.key.proto == proto && answered_flow(f));
+        all.saturating_sub(this)
+    }
+
     /// Whether a server other than `addr` answered somewhere in the capture.
     pub fn other_server_answered(&self, addr: IpAddr) -> bool {
         self.answering_servers.iter().any(|a| *a != addr)
+    }
+}
+
+/// Whether the server of `f` answered it: any datagram back (UDP and
+/// others), payload back (TCP: a handshake alone may be a middlebox's).
+fn answered_flow(f: &Flow) -> bool {
+    let (up, down) = (&f.dirs[TO_SERVER], &f.dirs[TO_CLIENT]);
+    match f.key.proto {
+        6 => down.payload_bytes > 0 && up.pkts > 0,
+        _ => down.pkts > 0 && up.pkts > 0,
     }
 }
 
@@ -163,6 +214,8 @@ static DETECTORS: &[&dyn Detector] = &[
     &blackhole::Blackhole,
     &tls_interference::TlsInterference,
     &tls_mitm::TlsMitm,
+    &quic_interference::QuicInterference,
+    &vpn_interference::VpnInterference,
     &http_blockpage::HttpBlockpage,
     &http_injected::HttpInjectedResponse,
     &dns_injection::DnsInjection,

@@ -1,0 +1,106 @@
+//! QUIC and VPN blocking (`quic.interference`, `vpn.interference`): the lab's
+//! dropped QUIC Initials, WireGuard initiations, stalled OpenVPN handshake and
+//! reset or dropped VPN connections are found, with no false alarm in the lab;
+//! in the benign public captures, the QUIC and VPN flows that went unanswered
+//! (clients retrying servers that are down, one-way captures) are counted, so
+//! that the test cannot pass by seeing none, and none is accused.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use tamperscope::eval::{KindScore, Truth, Verdict, score};
+use tamperscope::{Analyzer, Config};
+
+const KINDS: [&str; 2] = ["quic.interference", "vpn.interference"];
+
+#[test]
+fn lab_quic_and_vpn_blocking_without_false_alarms() {
+    let mut kinds: BTreeMap<String, KindScore> = BTreeMap::new();
+    let mut false_alarms = Vec::new();
+    for tf in common::lab_truth_files() {
+        let truth = Truth::load(&tf).expect("truth");
+        let report = common::analyze(&tf.with_file_name(&truth.capture));
+        for o in score(&report, &truth, &mut kinds) {
+            if o.verdict == Verdict::FalseAlarm {
+                false_alarms.push(format!("{}: {} {:?}", truth.capture, o.flow, o.reported));
+            }
+            for k in o.expected.iter().filter(|k| KINDS.contains(&k.as_str())) {
+                if !o.reported.as_ref().is_some_and(|r| r.contains(k)) {
+                    eprintln!("  missed {k}: {} {}", truth.capture, o.flow);
+                }
+            }
+        }
+        for f in report.findings.iter().filter(|f| KINDS.contains(&f.kind)) {
+            assert!(!f.frames.is_empty(), "{f:?}");
+            assert!(f.confidence >= 0.6 && f.confidence <= 1.0, "{f:?}");
+            if f.proto == "udp" {
+                assert!(
+                    f.evidence["retransmissions"].as_u64().unwrap() >= 2,
+                    "{f:?}"
+                );
+            }
+        }
+    }
+    let hits = |k: &str| kinds.get(k).map_or(0, |s| s.hits);
+    for k in KINDS {
+        let s = kinds.get(k).cloned().unwrap_or_default();
+        eprintln!(
+            "{k:<20} hits {} misses {} false alarms {}",
+            s.hits, s.misses, s.false_alarms
+        );
+    }
+    // The QUIC flow to a server that never answered anything is missed by
+    // design (see src/detect/quic_interference.rs).
+    assert!(hits("quic.interference") >= 2);
+    assert!(hits("vpn.interference") >= 4);
+    assert!(false_alarms.is_empty(), "{false_alarms:?}");
+}
+
+#[test]
+fn benign_unanswered_quic_and_vpn_flows_are_not_accused() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let analyzer = Analyzer::new(Config::default().threads(1));
+    let (mut flows, mut unanswered) = (0usize, 0usize);
+    let mut found = Vec::new();
+    for p in common::benign_captures(&corpus) {
+        let Ok(r) = analyzer.analyze_path(&p) else {
+            continue;
+        };
+        for f in &r.flows {
+            if matches!(
+                f.app_proto,
+                "quic" | "openvpn" | "wireguard" | "ike" | "l2tp" | "pptp" | "tor" | "fet"
+            ) {
+                flows += 1;
+                if f.pkts_toclient == 0 && f.pkts_toserver >= 2 {
+                    unanswered += 1;
+                }
+            }
+        }
+        for f in r.findings.iter().filter(|f| KINDS.contains(&f.kind)) {
+            found.push(format!(
+                "{} {} {}:{} {}",
+                f.kind,
+                p.strip_prefix(&corpus).unwrap_or(&p).display(),
+                f.dest_ip,
+                f.dest_port,
+                serde_json::Value::Object(f.evidence.clone())
+            ));
+        }
+    }
+    eprintln!(
+        "{flows} QUIC/VPN flows, {unanswered} of them unanswered with retries, {} findings",
+        found.len()
+    );
+    for l in &found {
+        eprintln!("  {l}");
+    }
+    assert!(
+        unanswered >= 10,
+        "too few unanswered flows to test against: {unanswered}"
+    );
+    assert!(found.is_empty());
+}
