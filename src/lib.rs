@@ -64,7 +64,9 @@
 //!   interception-authority entries of the same database (Kazakhstan's Qaznet
 //!   and ISCA roots are built in). QUIC and VPN-over-UDP blocking is told from a server
 //!   that is down by the capture-wide context: a handshake retransmitted
-//!   without an answer counts only when the same server answered other flows.
+//!   without an answer counts only when the same server answered other flows;
+//!   throttling likewise needs another transfer of the capture that ran far
+//!   faster (the context keeps each server's best goodput).
 //! - `pipeline` drives the walk on one thread or, for large captures, cuts the map
 //!   into byte ranges (one per thread per 8 MiB chunk) re-synchronised to record
 //!   boundaries, walks and decodes them in parallel into per-shard buckets (each

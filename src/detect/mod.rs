@@ -23,6 +23,7 @@ mod http_blockpage;
 mod http_injected;
 mod injected_rst;
 mod quic_interference;
+mod throttling;
 mod tls_interference;
 mod tls_mitm;
 mod udp_silence;
@@ -97,6 +98,10 @@ pub struct CaptureContext {
     answers: hashbrown::HashMap<(IpAddr, u8, u16), u32>,
     /// The same per server address and transport, all ports together.
     host_answers: hashbrown::HashMap<(IpAddr, u8), u32>,
+    /// Best server → client TCP goodput (bit/s) per server address, for at
+    /// most [`CaptureContext::MAX_ANSWERING`] servers, and over all.
+    goodput: hashbrown::HashMap<IpAddr, f64>,
+    best_goodput: f64,
     /// Connection outcomes over time, for the capture-wide blackout judgement.
     pub blackouts: BlackoutTracker,
     /// The signatures (block pages, block addresses, false positives) from the
@@ -135,6 +140,14 @@ impl CaptureContext {
             {
                 *self.answers.entry((a, p, f.server.port)).or_default() += 1;
                 *self.host_answers.entry((a, p)).or_default() += 1;
+            }
+        }
+        if let Some((rate, _)) = throttling::goodput(f) {
+            self.best_goodput = self.best_goodput.max(rate);
+            if self.goodput.len() < Self::MAX_ANSWERING || self.goodput.contains_key(&f.server.addr)
+            {
+                let g = self.goodput.entry(f.server.addr).or_default();
+                *g = g.max(rate);
             }
         }
         if f.key.proto == 6 && f.dirs[TO_SERVER].baseline.tcp.syn.is_some() {
@@ -183,6 +196,15 @@ impl CaptureContext {
         all.saturating_sub(this)
     }
 
+    /// The best server → client goodput (bit/s) of the transfers seen so far:
+    /// from `addr`, and from any server.
+    pub fn best_goodput(&self, addr: IpAddr) -> (f64, f64) {
+        (
+            self.goodput.get(&addr).copied().unwrap_or(0.0),
+            self.best_goodput,
+        )
+    }
+
     /// Whether a server other than `addr` answered somewhere in the capture.
     pub fn other_server_answered(&self, addr: IpAddr) -> bool {
         self.answering_servers.iter().any(|a| *a != addr)
@@ -216,6 +238,7 @@ static DETECTORS: &[&dyn Detector] = &[
     &tls_mitm::TlsMitm,
     &quic_interference::QuicInterference,
     &vpn_interference::VpnInterference,
+    &throttling::Throttling,
     &http_blockpage::HttpBlockpage,
     &http_injected::HttpInjectedResponse,
     &dns_injection::DnsInjection,

@@ -49,6 +49,13 @@ pub struct Direction<'c> {
     pub closes: Vec<CloseInfo>,
     /// First frame that carried payload.
     pub first_payload_frame: Option<u64>,
+    /// Capture time of the last packet that carried payload (a transfer's
+    /// end, which an idle connection's teardown may follow by minutes).
+    pub last_payload_ts: Timestamp,
+    /// The longest time between two packets with payload (ns): a transfer
+    /// that paused (a keep-alive connection idle between requests) has no
+    /// single rate.
+    pub max_payload_gap_ns: i64,
     /// Header facts of the datagrams kept in `stream` (UDP and other datagram
     /// flows), in the same order: TTL, IP ID, time, frame of each.
     pub datagrams: Vec<PktBrief>,
@@ -244,7 +251,11 @@ impl<'c> Flow<'c> {
         d.payload_bytes += p.payload.len() as u64;
         d.last_frame = p.frame;
         if !p.payload.is_empty() {
+            if d.first_payload_frame.is_some() {
+                d.max_payload_gap_ns = d.max_payload_gap_ns.max(p.ts.0 - d.last_payload_ts.0);
+            }
             d.first_payload_frame.get_or_insert(p.frame);
+            d.last_payload_ts = p.ts;
         }
         d.baseline.update(p, tcp, first);
         let Some(t) = tcp else {
