@@ -51,8 +51,9 @@
 //!   extracts the names that trigger censorship (SNI, HTTP Host, DNS name);
 //!   [`detect`] runs one small detector per mechanism over the finished flow and a
 //!   little capture-wide context ([`detect::CaptureContext`]), and emits findings
-//!   with the frames that prove them. Capture-wide judgements (blackout windows)
-//!   are made once at the end. Block-page and DNS detectors match responses
+//!   with the frames that prove them. Capture-wide judgements (blackout
+//!   windows, and residual blocks: the judged flows' records pass through
+//!   [`detect::ResidualTracker`] in release order) are made once at the end. Block-page and DNS detectors match responses
 //!   against [`signatures`]: our own TOML data plus, optionally, Censored
 //!   Planet's and OONI's fingerprint sets, compiled into one multi-pattern
 //!   matcher with false positives checked first, which tests and a fuzz target

@@ -104,3 +104,40 @@ fn benign_unanswered_quic_and_vpn_flows_are_not_accused() {
     );
     assert!(found.is_empty());
 }
+
+/// The lab's Shadowsocks server, dropped for a while after the censor saw a
+/// fully encrypted first packet: the next connection's SYNs, dropped inside
+/// that window, are a residual block whose trigger is the first connection;
+/// the connection after the window is clean. Same on the parallel path.
+#[test]
+fn lab_residual_block_names_its_trigger() {
+    let cap = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/lab/captures/vpn-shadowsocks.pcap");
+    for threads in [1, 2] {
+        let r = Analyzer::new(
+            Config::default()
+                .threads(threads)
+                .force_parallel(threads > 1),
+        )
+        .analyze_path(&cap)
+        .expect("capture");
+        let res: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.kind == "residual_block")
+            .collect();
+        assert_eq!(res.len(), 1, "{res:?}");
+        let trigger = r
+            .flows
+            .iter()
+            .find(|f| f.src_port == 29486)
+            .expect("first connection");
+        assert_eq!(res[0].src_port, 29496);
+        assert_eq!(res[0].evidence["trigger_flow_id"], trigger.flow_id);
+        assert_eq!(res[0].evidence["stage"], "syn_dropped");
+        assert!(
+            r.findings.iter().all(|f| f.src_port != 29560),
+            "after the window"
+        );
+    }
+}

@@ -23,6 +23,7 @@ mod http_blockpage;
 mod http_injected;
 mod injected_rst;
 mod quic_interference;
+mod residual;
 mod throttling;
 mod tls_interference;
 mod tls_mitm;
@@ -31,6 +32,7 @@ mod vpn_interference;
 
 pub use blackout::BlackoutTracker;
 pub use finding::FindingBuilder;
+pub use residual::ResidualTracker;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;

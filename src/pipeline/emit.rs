@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use rayon::prelude::*;
 
 use super::Shards;
-use crate::detect::{self, CaptureContext, FlowView};
+use crate::detect::{self, CaptureContext, FlowView, ResidualTracker};
 use crate::flow::{Flow, TO_CLIENT, TO_SERVER};
 use crate::report::{Finding, FlowRecord, FlowVerdict, Record};
 
@@ -69,10 +69,17 @@ fn judge_here(f: &Flow<'_>, context: &CaptureContext) -> Judged {
 
 /// Appends each judged flow's record, then its findings, to `out`; returns
 /// how many flows.
-fn push_records(judged: impl IntoIterator<Item = Judged>, out: &mut VecDeque<Record>) -> u64 {
+fn push_records(
+    judged: impl IntoIterator<Item = Judged>,
+    residual: &mut ResidualTracker,
+    out: &mut VecDeque<Record>,
+) -> u64 {
     let mut n = 0;
     for (r, findings) in judged {
         n += 1;
+        if !findings.is_empty() {
+            residual.note(&r, &findings);
+        }
         out.push_back(Record::Flow(r));
         out.extend(findings.into_iter().map(Record::Tamper));
     }
@@ -92,6 +99,9 @@ const OVERLAP_MAX: usize = 2 * EMIT_BATCH;
 #[derive(Default)]
 pub(crate) struct Emitter {
     context: CaptureContext,
+    /// The judged flows' blocking findings, in release order, for the
+    /// capture-wide residual-block judgement.
+    residual: ResidualTracker,
     /// The collected flows, in release order: (first frame, id, shard, index
     /// in the shard's finished list).
     pending: Vec<Collected>,
@@ -198,7 +208,7 @@ impl Emitter {
     /// [`pending`](Emitter::pending) order, to `out`; the collected flows are
     /// then done with.
     pub fn release(&mut self, judged: Vec<Judged>, out: &mut VecDeque<Record>) {
-        self.flows += push_records(judged, out);
+        self.flows += push_records(judged, &mut self.residual, out);
         self.pending.clear();
         self.next = 0;
         self.waiting = 0;
@@ -262,7 +272,7 @@ impl Emitter {
             Some(pool) => pool.install(|| judged.par_extend(batch.par_iter().map(judge_one))),
             None => judged.extend(batch.iter().map(judge_one)),
         }
-        self.flows += push_records(judged.drain(..).flatten(), out);
+        self.flows += push_records(judged.drain(..).flatten(), &mut self.residual, out);
         true
     }
 
@@ -276,5 +286,6 @@ impl Emitter {
                 .into_iter()
                 .map(Record::Tamper),
         );
+        out.extend(self.residual.findings().into_iter().map(Record::Tamper));
     }
 }
