@@ -6,7 +6,7 @@
 //! HTTP keyword, an SNI or a fully encrypted first packet triggered it, and
 //! Iran for about 60 s (research/signatures.md). The proof is in the order of
 //! things: a first flow that carried its content and was blocked (reset,
-//! dropped, answered by a block page), then, within [`WINDOW_NS`], a flow to
+//! dropped, answered by a block page), then, within 200 s, a flow to
 //! the same triple blocked before it could carry anything — its SYN dropped or
 //! reset. A server blocked by address alone blocks the first flow at its SYN
 //! too, so such a first flow does not count as a trigger.
@@ -23,7 +23,7 @@ use crate::report::{Finding, FlowRecord};
 
 /// How long after a trigger a blocked connection is counted as residual: the
 /// GFW's longest reported residual period (180 s) and a margin.
-pub const WINDOW_NS: i64 = 200_000_000_000;
+const WINDOW_NS: i64 = 200_000_000_000;
 /// Most triggers and blocked connections remembered (the earliest are kept).
 const MAX_REMEMBERED: usize = 65_536;
 /// Confidence of a residual block.
@@ -108,7 +108,7 @@ impl ResidualTracker {
     }
 
     /// The residual blocks of the capture: each connection blocked before it
-    /// carried anything, within [`WINDOW_NS`] after a flow of the same triple
+    /// carried anything, within 200 s after a flow of the same triple
     /// was blocked for what it carried (the latest such flow).
     pub fn findings(&mut self) -> Vec<Finding> {
         let mut out = Vec::new();
