@@ -48,7 +48,9 @@
 //!   the buffered first bytes (assembled, when they span segments, in one
 //!   scratch buffer per judging thread; one file per protocol, cheapest checks
 //!   first) and
-//!   extracts the names that trigger censorship (SNI, HTTP Host, DNS name);
+//!   extracts the names that trigger censorship (SNI — of QUIC too, from its
+//!   Initials decrypted with the keys their connection id gives anyone —
+//!   HTTP Host, DNS name);
 //!   [`detect`] runs one small detector per mechanism over the finished flow and a
 //!   little capture-wide context ([`detect::CaptureContext`]), and emits findings
 //!   with the frames that prove them. Capture-wide judgements (blackout

@@ -141,3 +141,60 @@ fn lab_residual_block_names_its_trigger() {
         );
     }
 }
+
+/// The server name of QUIC Initials, decrypted: one capture per key scheme
+/// (v1, v2, drafts 22–29, mvfst, a greased version) and CRYPTO frames out of
+/// order. The expected names are
+/// what `tshark -Y "quic && tls.handshake.type==1" -e
+/// tls.handshake.extensions_server_name` prints for the same client ports.
+#[test]
+fn quic_initial_server_names_match_wireshark() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let dir = corpus.join("ntop__nDPI/tests/cfgs/default/pcap");
+    let cases = [
+        ("quic-23.pcap", 50339, "quic.aiortc.org"),
+        ("quic-27.pcap", 64229, "play.google.com"),
+        ("quic-28.pcap", 60106, "www.wireshark.org"),
+        ("quic-29.pcap", 36588, "localhost"),
+        ("quic-v2.pcapng", 42086, "test"),
+        ("quic-mvfst-22.pcap", 35601, "graph.facebook.com"),
+        ("quic-mvfst-27.pcapng", 35957, "graph.facebook.com"),
+        ("quic_interop_V.pcapng", 38077, "nghttp2.org"),
+        (
+            "quic_frags_ch_out_of_order_same_packet_craziness.pcapng",
+            56528,
+            "update.googleapis.com",
+        ),
+    ];
+    let analyzer = Analyzer::new(Config::default().threads(1));
+    for (file, port, sni) in cases {
+        let p = dir.join(file);
+        if !p.exists() {
+            eprintln!("skipped: {} absent", p.display());
+            continue;
+        }
+        let r = analyzer.analyze_path(&p).expect("capture");
+        let f = r
+            .flows
+            .iter()
+            .find(|f| f.src_port == port && f.app_proto == "quic")
+            .unwrap_or_else(|| panic!("{file}: no QUIC flow from port {port}"));
+        assert_eq!(f.sni.as_deref(), Some(sni), "{file}");
+    }
+    // The lab: the listed name on the blocked flows, the finding's trigger too.
+    let lab = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/lab/captures/quic-sni.pcap");
+    let r = analyzer.analyze_path(&lab).expect("lab capture");
+    let q: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind == "quic.interference")
+        .collect();
+    assert!(!q.is_empty());
+    for f in q {
+        let t = f.trigger.as_ref().expect("trigger");
+        assert!(t["sni"] == "for-kg.example" || f.src_port == 30058, "{f:?}");
+    }
+}

@@ -1,11 +1,12 @@
 //! A server stream read for its certificate chain, each certificate parsed for
 //! the facts `tls.mitm` uses and matched against the built-in interception
-//! authorities, and a client stream read for its alert: any bytes give an
-//! answer or nothing, never a panic.
+//! authorities, a client stream read for its alert, and the bytes read as a
+//! client's QUIC datagrams (Initials decrypted for their server name): any
+//! bytes give an answer or nothing, never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tamperscope::proto::{cert_facts, client_alert, server_chain};
+use tamperscope::proto::{cert_facts, client_alert, initial_sni, server_chain};
 use tamperscope::signatures::Signatures;
 
 fuzz_target!(|data: &[u8]| {
@@ -18,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(chain.stream_offset < data.len());
     }
     let _ = cert_facts(data);
+    let _ = initial_sni(data.chunks(1400));
     if let Some(a) = client_alert(data) {
         assert!(a.stream_offset + 7 <= data.len());
     }

@@ -6,10 +6,13 @@
 //! HTTP keyword, an SNI or a fully encrypted first packet triggered it, and
 //! Iran for about 60 s (research/signatures.md). The proof is in the order of
 //! things: a first flow that carried its content and was blocked (reset,
-//! dropped, answered by a block page), then, within 200 s, a flow to
-//! the same triple blocked before it could carry anything — its SYN dropped or
-//! reset. A server blocked by address alone blocks the first flow at its SYN
-//! too, so such a first flow does not count as a trigger.
+//! dropped, answered by a block page, its QUIC Initials unanswered), then,
+//! within 200 s, a flow to the same triple blocked before it could carry
+//! anything — its SYN dropped or reset — or blocked while it carried another
+//! name (SNI, Host) than the first: the censor no longer looks at content. A
+//! server blocked by address alone blocks the first flow at its SYN too, so
+//! such a first flow does not count as a trigger; two flows blocked for the
+//! same name are the same trigger twice, not a residual block.
 //!
 //! Capture-wide, judged once at the end: the flows' records pass through
 //! [`ResidualTracker::note`] in release order (the same for any thread count),
@@ -30,13 +33,14 @@ const MAX_REMEMBERED: usize = 65_536;
 const CONFIDENCE: f64 = 0.75;
 
 /// Findings that say a flow was blocked.
-const BLOCKING: [&str; 6] = [
+const BLOCKING: [&str; 7] = [
     "tcp.injected_rst",
     "tcp.blackhole",
     "tls.interference",
     "http.blockpage",
     "http.injected_response",
     "vpn.interference",
+    "quic.interference",
 ];
 
 type Triple = (IpAddr, IpAddr, u16, u8);
@@ -54,7 +58,10 @@ struct Trigger {
 #[derive(Debug)]
 struct Blocked {
     ts: i64,
+    flow_id: u64,
     triple: Triple,
+    /// Blocked before it carried anything (a TCP SYN dropped or reset).
+    before_content: bool,
     finding: Finding,
 }
 
@@ -76,55 +83,77 @@ impl ResidualTracker {
         let Some(first) = blocking.first() else {
             return;
         };
-        if r.proto.as_ref() != "tcp" {
-            return;
-        }
-        let triple = (r.src_ip, r.dest_ip, r.dest_port, 6);
+        let proto = match r.proto.as_ref() {
+            "tcp" => 6,
+            "udp" => 17,
+            _ => return,
+        };
+        let triple = (r.src_ip, r.dest_ip, r.dest_port, proto);
         let ts = r.timestamp.0;
-        // The client's payload: Zeek's `D` (originator data).
-        let carried = r.history.as_str().contains('D');
-        if carried {
-            if self.triggers_kept < MAX_REMEMBERED {
-                self.triggers_kept += 1;
-                let mut frames: Vec<u64> = blocking.iter().flat_map(|f| f.frames.clone()).collect();
-                frames.sort_unstable();
-                frames.dedup();
-                self.triggers.entry(triple).or_default().push(Trigger {
-                    ts,
-                    flow_id: r.flow_id,
-                    first_frame: r.first_frame,
-                    kinds: blocking.iter().map(|f| f.kind).collect(),
-                    frames,
-                    name: first.trigger.clone(),
-                });
-            }
-        } else if matches!(r.conn_state, "S0" | "REJ") && self.blocked.len() < MAX_REMEMBERED {
+        // TCP: the client's payload (Zeek's `D`) after the server's SYN-ACK
+        // (`h`): a client that sends its payload into a reset connection
+        // (measurement tools do) was blocked at its SYN, by address. A UDP
+        // flow's first datagram is its content.
+        let before_content = proto == 6 && matches!(r.conn_state, "S0" | "REJ");
+        let carried = if proto == 6 {
+            let h = r.history.as_str();
+            h.contains('h') && h.contains('D')
+        } else {
+            true
+        };
+        if carried && self.triggers_kept < MAX_REMEMBERED {
+            self.triggers_kept += 1;
+            let mut frames: Vec<u64> = blocking.iter().flat_map(|f| f.frames.clone()).collect();
+            frames.sort_unstable();
+            frames.dedup();
+            self.triggers.entry(triple).or_default().push(Trigger {
+                ts,
+                flow_id: r.flow_id,
+                first_frame: r.first_frame,
+                kinds: blocking.iter().map(|f| f.kind).collect(),
+                frames,
+                name: first.trigger.clone(),
+            });
+        }
+        if (before_content || first.trigger.is_some()) && self.blocked.len() < MAX_REMEMBERED {
             self.blocked.push(Blocked {
                 ts,
+                flow_id: r.flow_id,
                 triple,
+                before_content,
                 finding: (*first).clone(),
             });
         }
     }
 
-    /// The residual blocks of the capture: each connection blocked before it
-    /// carried anything, within 200 s after a flow of the same triple
-    /// was blocked for what it carried (the latest such flow).
+    /// The residual blocks of the capture: each connection blocked within
+    /// 200 s after a flow of the same triple was blocked for what it carried
+    /// (the latest such flow), when it was blocked before it carried anything
+    /// or while it carried another name than that flow's (an unlisted SNI on
+    /// the triple the censor now drops).
     pub fn findings(&mut self) -> Vec<Finding> {
         let mut out = Vec::new();
         for b in std::mem::take(&mut self.blocked) {
             let Some(t) = self.triggers.get(&b.triple).and_then(|ts| {
                 ts.iter()
-                    .filter(|t| t.ts < b.ts && b.ts - t.ts <= WINDOW_NS)
+                    .filter(|t| t.flow_id != b.flow_id && t.ts < b.ts && b.ts - t.ts <= WINDOW_NS)
                     .max_by_key(|t| (t.ts, t.flow_id))
             }) else {
                 continue;
             };
-            let stage = if b.finding.kind == "tcp.injected_rst" {
-                "syn_reset"
-            } else {
-                "syn_dropped"
+            let other_name = match (&b.finding.trigger, &t.name) {
+                (Some(mine), Some(theirs)) => mine != theirs,
+                _ => false,
             };
+            if !b.before_content && !other_name {
+                continue;
+            }
+            let stage = match (b.before_content, b.finding.kind) {
+                (true, "tcp.injected_rst") => "syn_reset",
+                (true, _) => "syn_dropped",
+                (false, _) => "other_name_blocked",
+            };
+            let own_trigger = b.finding.trigger.clone();
             let mut f = b.finding;
             let mut ev = Map::new();
             ev.insert("stage".into(), json!(stage));
@@ -138,6 +167,9 @@ impl ResidualTracker {
                 json!(((b.ts - t.ts) as f64 / 1e6).round() / 1e3),
             );
             ev.insert("window_s".into(), json!(WINDOW_NS / 1_000_000_000));
+            if other_name {
+                ev.insert("own_trigger".into(), json!(own_trigger));
+            }
             f.kind = "residual_block";
             f.confidence = CONFIDENCE;
             f.evidence = ev;
@@ -228,6 +260,10 @@ mod tests {
     #[test]
     fn blocked_syn_after_a_content_trigger() {
         let trigger = (flow(1, 0, 443, "RSTR", "ShADr"), "tcp.injected_rst");
+        // Reset at its SYN, its payload sent anyway (as measurement tools
+        // do): blocked by address, not a trigger.
+        let at_syn = (flow(1, 0, 443, "RSTR", "SrArDFr"), "tcp.injected_rst");
+        assert!(run(&[at_syn, (flow(2, 30, 443, "S0", "S"), "tcp.blackhole")]).is_empty());
         let found = run(&[
             trigger.clone(),
             (flow(2, 30, 443, "S0", "S"), "tcp.blackhole"),
@@ -250,6 +286,61 @@ mod tests {
         ] {
             assert!(run(&[trigger.clone(), (later, "tcp.blackhole")]).is_empty());
         }
+    }
+
+    /// A second flow blocked while carrying another name than the trigger's
+    /// (the censor drops the triple, whatever it carries) is residual; one
+    /// carrying the same name is the trigger again; one without a name says
+    /// nothing.
+    #[test]
+    fn other_name_blocked_after_a_trigger() {
+        let named = |r: FlowRecord, kind, name: Option<&str>| {
+            let mut f = finding(&r, kind);
+            f.trigger = name.map(|n| {
+                let mut m = Map::new();
+                m.insert("sni".into(), json!(n));
+                m
+            });
+            (r, f)
+        };
+        let run2 = |a: (FlowRecord, Finding), b: (FlowRecord, Finding)| {
+            let mut t = ResidualTracker::default();
+            t.note(&a.0, &[a.1]);
+            t.note(&b.0, &[b.1]);
+            t.findings()
+        };
+        let a = || {
+            named(
+                flow(1, 0, 443, "RSTR", "ShADr"),
+                "tcp.injected_rst",
+                Some("blocked.example"),
+            )
+        };
+        let other = run2(
+            a(),
+            named(
+                flow(2, 20, 443, "RSTR", "ShADr"),
+                "tcp.injected_rst",
+                Some("ok.example"),
+            ),
+        );
+        assert_eq!(other.len(), 1);
+        assert_eq!(other[0].evidence["stage"], "other_name_blocked");
+        assert_eq!(other[0].trigger.as_ref().unwrap()["sni"], "blocked.example");
+        let same = run2(
+            a(),
+            named(
+                flow(2, 20, 443, "RSTR", "ShADr"),
+                "tcp.injected_rst",
+                Some("blocked.example"),
+            ),
+        );
+        assert!(same.is_empty());
+        let none = run2(
+            a(),
+            named(flow(2, 20, 443, "RSTR", "ShADr"), "tcp.injected_rst", None),
+        );
+        assert!(none.is_empty());
     }
 
     /// A server blocked by its address drops every SYN, the first one's too:

@@ -30,6 +30,7 @@ mod l2tp;
 mod openvpn;
 mod pptp;
 mod quic;
+mod quic_initial;
 mod ssh;
 mod stun;
 mod tls;
@@ -46,6 +47,7 @@ pub use dns_message::{
 pub use fet::{FetVerdict, fet_verdict};
 pub use http::{HttpRequest, http_request};
 pub use http_response::{HttpResponse, http_response, is_status_line};
+pub use quic_initial::initial_sni;
 pub use tls::client_hello_sni;
 pub use tls_handshake::{ClientAlert, ServerChain, client_alert, server_chain};
 
@@ -357,7 +359,10 @@ fn identify_udp(v: &View<'_>) -> AppInfo {
         };
     }
     if let Some(c) = quic::probe(v) {
-        return AppInfo::is(AppProto::Quic, c);
+        return AppInfo {
+            sni: quic_initial::initial_sni(v.up_dgrams()),
+            ..AppInfo::is(AppProto::Quic, c)
+        };
     }
     // WebRTC runs STUN first, then DTLS on the same ports: the DTLS handshake
     // names the flow, as nDPI does.

@@ -169,9 +169,14 @@ impl<'a> Reader<'a> {
 
 /// The server name of the ClientHello at the start of `b`.
 pub fn client_hello_sni(b: &[u8]) -> Option<String> {
-    let body = handshake_message(b)?;
+    client_hello_body_sni(&handshake_message(b)?)
+}
+
+/// The server name of a ClientHello's body (after its 4-byte handshake
+/// header), wherever it was carried (a TLS record, QUIC CRYPTO frames).
+pub(super) fn client_hello_body_sni(body: &[u8]) -> Option<String> {
     let mut ext = Reader {
-        b: hello_extensions(&body)?,
+        b: hello_extensions(body)?,
     };
     while let (Some(ty), Some(len)) = (ext.u16(), ext.u16()) {
         let data = ext.take(len)?;
