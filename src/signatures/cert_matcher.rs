@@ -35,11 +35,6 @@ impl CertMatcher {
         m
     }
 
-    /// Whether there is any certificate signature at all.
-    pub fn is_empty(&self) -> bool {
-        self.by_value.is_empty()
-    }
-
     /// Every signature a chain matches, certificate by certificate.
     pub fn matches(&self, chain: &[CertFacts], out: &mut Vec<CertHit>) {
         for (cert, c) in chain.iter().enumerate() {

@@ -217,12 +217,6 @@ impl SignatureDb {
         v
     }
 
-    /// Whether any certificate signature is loaded (else a chain need not be
-    /// parsed for them).
-    pub fn has_certificate_signatures(&self) -> bool {
-        !self.cert.is_empty()
-    }
-
     /// The interception-authority signatures a server's certificate chain
     /// matches, in database order (none when a false-positive entry matches
     /// any of its certificates).
