@@ -54,8 +54,10 @@
 //!   [`detect`] runs one small detector per mechanism over the finished flow and a
 //!   little capture-wide context ([`detect::CaptureContext`]), and emits findings
 //!   with the frames that prove them. Capture-wide judgements (blackout
-//!   windows, and residual blocks: the judged flows' records pass through
-//!   [`detect::ResidualTracker`] in release order) are made once at the end. Block-page and DNS detectors match responses
+//!   windows; residual blocks and unanswered QUIC flows whose name is shown
+//!   blocked elsewhere: the judged flows' records pass through
+//!   [`detect::ResidualTracker`] and [`detect::QuicNameTracker`] in release
+//!   order) are made once at the end. Block-page and DNS detectors match responses
 //!   against [`signatures`]: our own TOML data plus, optionally, Censored
 //!   Planet's and OONI's fingerprint sets, compiled into one multi-pattern
 //!   matcher with false positives checked first, which tests and a fuzz target

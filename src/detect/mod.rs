@@ -23,6 +23,7 @@ mod http_blockpage;
 mod http_injected;
 mod injected_rst;
 mod quic_interference;
+mod quic_name;
 mod residual;
 mod throttling;
 mod tls_interference;
@@ -32,6 +33,7 @@ mod vpn_interference;
 
 pub use blackout::BlackoutTracker;
 pub use finding::FindingBuilder;
+pub use quic_name::QuicNameTracker;
 pub use residual::ResidualTracker;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use rayon::prelude::*;
 
 use super::Shards;
-use crate::detect::{self, CaptureContext, FlowView, ResidualTracker};
+use crate::detect::{self, CaptureContext, FlowView, QuicNameTracker, ResidualTracker};
 use crate::flow::{Flow, TO_CLIENT, TO_SERVER};
 use crate::report::{Finding, FlowRecord, FlowVerdict, Record};
 
@@ -71,19 +71,28 @@ fn judge_here(f: &Flow<'_>, context: &CaptureContext) -> Judged {
 /// how many flows.
 fn push_records(
     judged: impl IntoIterator<Item = Judged>,
-    residual: &mut ResidualTracker,
+    late: &mut LateJudgements,
     out: &mut VecDeque<Record>,
 ) -> u64 {
     let mut n = 0;
     for (r, findings) in judged {
         n += 1;
         if !findings.is_empty() {
-            residual.note(&r, &findings);
+            late.residual.note(&r, &findings);
         }
+        late.quic_names.note(&r, &findings);
         out.push_back(Record::Flow(r));
         out.extend(findings.into_iter().map(Record::Tamper));
     }
     n
+}
+
+/// The capture-wide judgements made from the judged records, in release
+/// order, and released at the end of the capture.
+#[derive(Default)]
+struct LateJudgements {
+    residual: ResidualTracker,
+    quic_names: QuicNameTracker,
 }
 
 /// A collected flow: (first frame, id, shard, index in the shard's finished
@@ -99,9 +108,9 @@ const OVERLAP_MAX: usize = 2 * EMIT_BATCH;
 #[derive(Default)]
 pub(crate) struct Emitter {
     context: CaptureContext,
-    /// The judged flows' blocking findings, in release order, for the
-    /// capture-wide residual-block judgement.
-    residual: ResidualTracker,
+    /// The judged flows' records and findings, in release order, for the
+    /// capture-wide residual-block and QUIC-name judgements.
+    late: LateJudgements,
     /// The collected flows, in release order: (first frame, id, shard, index
     /// in the shard's finished list).
     pending: Vec<Collected>,
@@ -208,7 +217,7 @@ impl Emitter {
     /// [`pending`](Emitter::pending) order, to `out`; the collected flows are
     /// then done with.
     pub fn release(&mut self, judged: Vec<Judged>, out: &mut VecDeque<Record>) {
-        self.flows += push_records(judged, &mut self.residual, out);
+        self.flows += push_records(judged, &mut self.late, out);
         self.pending.clear();
         self.next = 0;
         self.waiting = 0;
@@ -272,7 +281,7 @@ impl Emitter {
             Some(pool) => pool.install(|| judged.par_extend(batch.par_iter().map(judge_one))),
             None => judged.extend(batch.iter().map(judge_one)),
         }
-        self.flows += push_records(judged.drain(..).flatten(), &mut self.residual, out);
+        self.flows += push_records(judged.drain(..).flatten(), &mut self.late, out);
         true
     }
 
@@ -286,6 +295,19 @@ impl Emitter {
                 .into_iter()
                 .map(Record::Tamper),
         );
-        out.extend(self.residual.findings().into_iter().map(Record::Tamper));
+        out.extend(
+            self.late
+                .residual
+                .findings()
+                .into_iter()
+                .map(Record::Tamper),
+        );
+        out.extend(
+            self.late
+                .quic_names
+                .findings()
+                .into_iter()
+                .map(Record::Tamper),
+        );
     }
 }
