@@ -10,8 +10,6 @@
 //! interop captures are full of clients retrying servers that are down, which
 //! looks exactly the same; such flows are missed rather than accused.
 
-use serde_json::json;
-
 use super::udp_silence::silence;
 use super::{CaptureContext, Detector, FindingBuilder, FlowView};
 use crate::flow::TO_SERVER;
@@ -61,10 +59,7 @@ impl Detector for QuicInterference {
                 .frames(s.frames.clone())
                 .evidence("client_datagrams", up.pkts)
                 .evidence("server_datagrams", 0)
-                .evidence(
-                    "unanswered_for_s",
-                    json!((s.span_ns as f64 / 1e9 * 1e3).round() / 1e3),
-                )
+                .evidence("unanswered_for_s", s.span_s())
                 .evidence("same_server_answered_other_flows", same)
                 .evidence("same_host_answered_tcp_flows", tcp)
                 .evidence("retransmissions", s.retransmissions)

@@ -38,6 +38,13 @@ pub(super) struct Silence {
     pub server_last_frame: Option<u64>,
 }
 
+impl Silence {
+    /// [`Silence::span_ns`] in seconds, to the millisecond (for evidence).
+    pub fn span_s(&self) -> f64 {
+        (self.span_ns as f64 / 1e6).round() / 1e3
+    }
+}
+
 /// The client's datagrams the server never answered: all of them when the
 /// server sent nothing, else those after its last datagram (a stall) when
 /// there are at least [`MIN_AFTER_STALL`]. `None` unless they hold a

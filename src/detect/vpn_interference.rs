@@ -121,10 +121,7 @@ impl Detector for VpnInterference {
                     .evidence("server_datagrams", down.pkts)
                     .evidence("server_last_frame", json!(s.server_last_frame))
                     .evidence("unanswered_client_datagrams", s.frames.len())
-                    .evidence(
-                        "unanswered_for_s",
-                        json!((s.span_ns as f64 / 1e9 * 1e3).round() / 1e3),
-                    )
+                    .evidence("unanswered_for_s", s.span_s())
                     .evidence("same_server_answered_other_flows", same)
                     .evidence("same_host_answered_other_flows", host)
                     .evidence("retransmissions", s.retransmissions)

@@ -296,6 +296,32 @@ mod tests {
         out
     }
 
+    /// A space in which signature `i` contains `lits[i]`, built.
+    fn contains_space(lits: &[&[u8]]) -> Space {
+        let mut sp = Space::default();
+        for (sig, l) in lits.iter().enumerate() {
+            let e = Entry {
+                sig,
+                check: Check::Contains,
+                body_only: false,
+            };
+            sp.add_literal(l, e);
+        }
+        sp.build().unwrap();
+        sp
+    }
+
+    /// `lit` placed at each offset from 0 to 19 of a text is found there, as
+    /// signature `sig` only.
+    fn found_at_every_offset(sp: &Space, lit: &[u8], sig: usize) {
+        for off in 0..20 {
+            let mut text = vec![b'.'; off];
+            text.extend_from_slice(lit);
+            text.extend_from_slice(b" tail");
+            assert_eq!(found(sp, &text), vec![(off, sig)], "{lit:?} at {off}");
+        }
+    }
+
     /// Short literals searched by an anchor inside them (not their first
     /// bytes) are found at every offset, at the very start of the text too,
     /// each once, including two literals that share their anchor and one
@@ -310,27 +336,13 @@ mod tests {
             b"abab",
             b"aaaaaa#Qz",
         ];
-        let mut sp = Space::default();
-        for (sig, l) in lits.iter().enumerate() {
-            let e = Entry {
-                sig,
-                check: Check::Contains,
-                body_only: false,
-            };
-            sp.add_literal(l, e);
-        }
-        sp.build().unwrap();
+        let sp = contains_space(&lits);
         assert!(
             lits.iter().any(|l| background::anchor_offset(l) > 3),
             "some literal is anchored well past its start"
         );
         for (sig, l) in lits.iter().enumerate() {
-            for off in 0..20 {
-                let mut text = vec![b'.'; off];
-                text.extend_from_slice(l);
-                text.extend_from_slice(b" tail");
-                assert_eq!(found(&sp, &text), vec![(off, sig)], "{l:?} at {off}");
-            }
+            found_at_every_offset(&sp, l, sig);
         }
         assert_eq!(found(&sp, b"ababab"), vec![(0, 4), (2, 4)]);
         assert_eq!(found(&sp, b"xx_Qz#yy_Qz#"), vec![(0, 2), (6, 3)]);
@@ -347,16 +359,7 @@ mod tests {
         ] {
             let mut lits: Vec<&[u8]> = vec![b"<br>Qz#x", b"er Gate"];
             lits.extend_from_slice(tiny);
-            let mut sp = Space::default();
-            for (sig, l) in lits.iter().enumerate() {
-                let e = Entry {
-                    sig,
-                    check: Check::Contains,
-                    body_only: false,
-                };
-                sp.add_literal(l, e);
-            }
-            sp.build().unwrap();
+            let sp = contains_space(&lits);
             assert_eq!(
                 sp.searched.len() == 2,
                 tiny.len() == 2,
@@ -364,12 +367,7 @@ mod tests {
                 tiny.len()
             );
             for (sig, l) in lits.iter().enumerate().skip(2) {
-                for off in 0..20 {
-                    let mut text = vec![b'.'; off];
-                    text.extend_from_slice(l);
-                    text.extend_from_slice(b" tail");
-                    assert_eq!(found(&sp, &text), vec![(off, sig)], "{l:?} at {off}");
-                }
+                found_at_every_offset(&sp, l, sig);
             }
             assert_eq!(found(&sp, b"QzQz"), vec![(0, 3), (2, 3)]);
             let both = found(&sp, b"<br>Qz#x");
