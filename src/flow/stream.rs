@@ -93,16 +93,52 @@ impl<'c> StreamBuf<'c> {
     /// caller's `scratch` rather than in memory the buffer keeps: the judging of
     /// finished flows reuses one scratch buffer for all of them.
     pub fn assemble<'a>(&'a self, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+        self.assemble_upto(scratch, usize::MAX)
+    }
+
+    /// The first `limit` contiguous bytes from the start of the stream (all of
+    /// them when fewer), assembled like [`assemble`](StreamBuf::assemble): a
+    /// parser that knows where the bytes it can read end (a TLS stream's
+    /// plaintext handshake, see `proto::tls::plaintext_extent`) does not pay
+    /// for copying the encrypted rest.
+    pub fn assemble_upto<'a>(&'a self, scratch: &'a mut Vec<u8>, limit: usize) -> &'a [u8] {
         if let Some(first) = self.single_contiguous() {
-            return first;
+            return &first[..first.len().min(limit)];
         }
         if let Some(done) = self.assembled.get() {
-            return done;
+            return &done[..done.len().min(limit)];
         }
         scratch.clear();
-        scratch.reserve(self.contiguous_len());
-        self.append_contiguous(scratch);
+        scratch.reserve(self.contiguous_len().min(limit));
+        self.append_contiguous_upto(scratch, limit);
         scratch
+    }
+
+    /// The `N` bytes at stream offset `at`, when they lie in the contiguous
+    /// start of the stream (read across segments, without assembling it).
+    pub fn peek<const N: usize>(&self, at: usize) -> Option<[u8; N]> {
+        let mut out = [0u8; N];
+        let mut filled = 0;
+        let mut expect = 0usize;
+        for s in &self.segs {
+            if s.offset as usize != expect {
+                return None;
+            }
+            let b = s.bytes.get();
+            let end = expect + b.len();
+            let want = at + filled;
+            if want < end {
+                let from = &b[want - expect..];
+                let n = from.len().min(N - filled);
+                out[filled..filled + n].copy_from_slice(&from[..n]);
+                filled += n;
+                if filled == N {
+                    return Some(out);
+                }
+            }
+            expect = end;
+        }
+        None
     }
 
     /// The first segment, when it alone is the contiguous start of the stream.
@@ -129,12 +165,18 @@ impl<'c> StreamBuf<'c> {
     }
 
     fn append_contiguous(&self, out: &mut Vec<u8>) {
+        self.append_contiguous_upto(out, usize::MAX);
+    }
+
+    fn append_contiguous_upto(&self, out: &mut Vec<u8>, limit: usize) {
         let start = out.len();
         for s in &self.segs {
-            if s.offset as usize != out.len() - start {
+            let done = out.len() - start;
+            if s.offset as usize != done || done >= limit {
                 break;
             }
-            out.extend_from_slice(s.bytes.get());
+            let b = s.bytes.get();
+            out.extend_from_slice(&b[..b.len().min(limit - done)]);
         }
     }
 
@@ -372,5 +414,29 @@ mod tests {
         assert_eq!(s.bytes(), b"hello you");
         let d: Vec<_> = s.datagrams().collect();
         assert_eq!(d.len(), 2);
+    }
+
+    #[test]
+    fn peeks_across_segments_and_assembles_up_to_a_limit() {
+        let mut s = StreamBuf::new(64);
+        s.insert(0, b"abc", 1);
+        s.insert(3, b"defg", 2);
+        s.insert(10, b"late", 3);
+        assert_eq!(s.peek::<5>(0), Some(*b"abcde"));
+        assert_eq!(s.peek::<3>(2), Some(*b"cde"));
+        assert_eq!(s.peek::<1>(6), Some(*b"g"));
+        assert_eq!(s.peek::<2>(6), None, "beyond the contiguous start");
+        assert_eq!(s.peek::<1>(10), None, "after a hole");
+        let mut scratch = Vec::new();
+        assert_eq!(s.assemble_upto(&mut scratch, 5), b"abcde");
+        assert_eq!(s.assemble_upto(&mut scratch, 3), b"abc");
+        assert_eq!(s.assemble_upto(&mut scratch, 100), b"abcdefg");
+        // Assembled once by `bytes`, and one segment: cut without copying.
+        assert_eq!(s.bytes(), b"abcdefg");
+        assert_eq!(s.assemble_upto(&mut scratch, 4), b"abcd");
+        let mut one = StreamBuf::new(64);
+        one.insert(0, b"single", 1);
+        assert_eq!(one.assemble_upto(&mut scratch, 3), b"sin");
+        assert_eq!(one.peek::<6>(0), Some(*b"single"));
     }
 }

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use super::Shards;
 use crate::detect::{self, CaptureContext, FlowView, QuicNameTracker, ResidualTracker};
 use crate::flow::{Flow, TO_CLIENT, TO_SERVER};
+use crate::proto::judged_start;
 use crate::report::{Finding, FlowRecord, FlowVerdict, Record};
 
 /// Buffers one judging thread reuses for every flow: the stream starts that span
@@ -39,8 +40,17 @@ pub(crate) type Judged = (FlowRecord, Vec<Finding>);
 
 /// Identifies a finished flow, runs the detectors on it and makes its records.
 fn judge(f: &Flow<'_>, context: &CaptureContext, s: &mut Scratch) -> Judged {
-    let up = f.dirs[TO_SERVER].stream.assemble(&mut s.up);
-    let down = f.dirs[TO_CLIENT].stream.assemble(&mut s.down);
+    let (up, down) = if f.key.proto == 6 {
+        (
+            judged_start(&f.dirs[TO_SERVER].stream, &mut s.up),
+            judged_start(&f.dirs[TO_CLIENT].stream, &mut s.down),
+        )
+    } else {
+        (
+            f.dirs[TO_SERVER].stream.assemble(&mut s.up),
+            f.dirs[TO_CLIENT].stream.assemble(&mut s.down),
+        )
+    };
     let app = crate::proto::identify_streams(f, up, down);
     let view = FlowView::new(f, &app, up, down);
     let findings = detect::inspect_flow(&view, context);

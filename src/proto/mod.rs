@@ -51,7 +51,7 @@ pub use quic_initial::initial_sni;
 pub use tls::client_hello_sni;
 pub use tls_handshake::{ClientAlert, ServerChain, client_alert, server_chain};
 
-use crate::flow::{Direction, Flow, TO_CLIENT, TO_SERVER};
+use crate::flow::{Direction, Flow, StreamBuf, TO_CLIENT, TO_SERVER};
 
 /// An application protocol (the `app_proto` of a flow record).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -265,9 +265,18 @@ pub fn identify(f: &Flow) -> AppInfo {
     )
 }
 
+/// The start of a TCP stream as the judging of its flow reads it, assembled in
+/// `scratch` when it spans segments: whole, except that a TLS stream ends
+/// where its records become encrypted ([`tls::plaintext_extent`]).
+pub(crate) fn judged_start<'a>(s: &'a StreamBuf<'_>, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+    let limit = tls::plaintext_extent(|at| s.peek::<5>(at)).unwrap_or(usize::MAX);
+    s.assemble_upto(scratch, limit)
+}
+
 /// Like [`identify`], with the flow's contiguous stream starts (client → server,
 /// server → client) already assembled by the caller (see
-/// [`StreamBuf::assemble`](crate::flow::StreamBuf::assemble)).
+/// [`StreamBuf::assemble`](crate::flow::StreamBuf::assemble); the analysis
+/// hands in a TLS stream only up to where its records become encrypted).
 pub fn identify_streams(f: &Flow, up: &[u8], down: &[u8]) -> AppInfo {
     let v = View {
         up,

@@ -60,6 +60,39 @@ fn record_chain(b: &[u8]) -> bool {
     n > 0 && i >= b.len()
 }
 
+/// Most records [`plaintext_extent`] reads before keeping the whole stream.
+const EXTENT_RECORDS: usize = 256;
+
+/// Where the bytes a TLS parser can use end, in a stream that starts with TLS
+/// records: after the plaintext ones (handshake, alert, ChangeCipherSpec) and
+/// the 5-byte header of the first record that is encrypted (application data,
+/// or any record after a ChangeCipherSpec). The stream cut there still reads
+/// as whole records (the last one cut, as [`record_chain`] allows) with every
+/// hello and a TLS 1.2 certificate chain in it, while the encrypted bytes that
+/// follow (most of a TLS 1.3 server's first 16 KiB) are neither copied nor
+/// scanned when the flow is judged.
+///
+/// `peek(at)` gives the 5 stream bytes at `at`. `None` (keep everything) when
+/// the stream is not TLS records up to an encrypted one: a stream that only
+/// looks like TLS at first is judged whole, as before.
+pub(crate) fn plaintext_extent(peek: impl Fn(usize) -> Option<[u8; 5]>) -> Option<usize> {
+    let mut at = 0usize;
+    let mut after_ccs = false;
+    for _ in 0..EXTENT_RECORDS {
+        let [t, maj, min, hi, lo] = peek(at)?;
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
+        if !(0x14..=0x18).contains(&t) || maj != 3 || min > 4 || len == 0 || len > 18432 {
+            return None;
+        }
+        if t == 0x17 || after_ccs {
+            return Some(at + 5);
+        }
+        after_ccs = t == 0x14;
+        at += 5 + len;
+    }
+    None
+}
+
 /// `Some(true)` if `b` starts with a whole ClientHello, `Some(false)` if it starts
 /// like one (a handshake record) but is cut, `None` if it is not TLS.
 pub(super) fn probe_client_hello(b: &[u8]) -> Option<bool> {
@@ -237,5 +270,58 @@ mod tests {
         assert_eq!(client_hello_sni(&two).as_deref(), Some("blocked.example"));
         assert_eq!(probe_client_hello(&one[..30]), Some(false));
         assert_eq!(client_hello_sni(&one[..30]), None);
+    }
+
+    fn record(t: u8, len: usize) -> Vec<u8> {
+        let mut r = vec![t, 3, 3];
+        r.extend_from_slice(&(len as u16).to_be_bytes());
+        r.extend(std::iter::repeat_n(0xab, len));
+        r
+    }
+
+    fn extent(b: &[u8]) -> Option<usize> {
+        plaintext_extent(|at| b.get(at..at + 5)?.try_into().ok())
+    }
+
+    #[test]
+    fn plaintext_extent_ends_at_the_first_encrypted_record() {
+        // TLS 1.3 server: ServerHello, ChangeCipherSpec, then encrypted records.
+        let mut s = record(0x16, 122);
+        s.extend(record(0x14, 1));
+        let cut = s.len() + 5;
+        s.extend(record(0x17, 4000));
+        s.extend(record(0x17, 300));
+        assert_eq!(extent(&s), Some(cut));
+        assert!(
+            record_chain(&s[..cut]),
+            "the cut stream still reads as records"
+        );
+        // TLS 1.2 server: the flight, ChangeCipherSpec, an encrypted Finished
+        // (a handshake record) and application data.
+        let mut s = record(0x16, 3000);
+        s.extend(record(0x16, 300));
+        s.extend(record(0x14, 1));
+        let cut = s.len() + 5;
+        s.extend(record(0x16, 40));
+        s.extend(record(0x17, 900));
+        assert_eq!(extent(&s), Some(cut));
+        // Mid-stream: the first record is already encrypted.
+        assert_eq!(extent(&record(0x17, 900)), Some(5));
+    }
+
+    #[test]
+    fn plaintext_extent_keeps_streams_that_are_not_plainly_tls() {
+        // Only plaintext records held (nothing encrypted yet): all kept.
+        assert_eq!(extent(&record(0x16, 200)), None);
+        // A header that is not TLS after a record, an HTTP response, a bad
+        // version, an empty or oversized record: all kept.
+        let mut s = record(0x16, 20);
+        s.extend_from_slice(b"HTTP/1.1 403 Forbidden\r\n\r\n");
+        assert_eq!(extent(&s), None);
+        assert_eq!(extent(b"HTTP/1.1 200 OK\r\n\r\n"), None);
+        assert_eq!(extent(&[0x17, 2, 0, 0, 5, 1, 2, 3, 4, 5]), None);
+        assert_eq!(extent(&[0x17, 3, 3, 0, 0]), None);
+        assert_eq!(extent(&[0x17, 3, 3, 0x48, 0x01]), None);
+        assert_eq!(extent(&[]), None);
     }
 }
