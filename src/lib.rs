@@ -18,7 +18,9 @@
 //!   with a [`capture::WalkStop`]; everything before it is analysed.
 //! - [`decode`] turns a frame into a [`decode::Packet`] view with etherparse's lax
 //!   slicers (truncated frames decode as far as they go; checksums are not
-//!   checked): the fields evidence needs (TTL, IP ID, DF, TCP seq/ack/flags/window,
+//!   checked), from any of the link layers users capture on (Ethernet with its
+//!   tags, Linux cooked, loopback, raw IP, NFLOG, PPP and Cisco HDLC, 802.11
+//!   bare or behind radiotap/PPI, macOS PKTAP; see [`decode::decode`]): the fields evidence needs (TTL, IP ID, DF, TCP seq/ack/flags/window,
 //!   options on demand), the quoted header of ICMP errors, and the payload as a
 //!   slice. Fragments are reassembled by a bounded [`decode::Defragmenter`].
 //! - [`flow`] groups packets into flows in [`flow::SHARDS`] fixed shards

@@ -7,7 +7,10 @@ use tamperscope::capture::{Frame, LinkType, Timestamp};
 use tamperscope::decode::{Defragmenter, decode, decode_reassembled};
 use tamperscope::flow::FlowTable;
 
-const LINK_TYPES: [u16; 11] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 239, 276];
+const LINK_TYPES: [u16; 23] = [
+    0, 1, 9, 12, 14, 50, 51, 101, 104, 105, 108, 113, 127, 149, 166, 192, 204, 205, 228, 229, 239,
+    258, 276,
+];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else { return };

@@ -34,6 +34,30 @@ impl LinkType {
     pub const IPV6: LinkType = LinkType(229);
     /// Linux "cooked" capture v2.
     pub const LINUX_SLL2: LinkType = LinkType(276);
+    /// PPP, with or without HDLC address and control bytes.
+    pub const PPP: LinkType = LinkType(9);
+    /// PPP in HDLC-like framing (or Cisco HDLC).
+    pub const PPP_HDLC: LinkType = LinkType(50);
+    /// PPPoE session header without the Ethernet frame.
+    pub const PPP_ETHER: LinkType = LinkType(51);
+    /// Cisco HDLC.
+    pub const C_HDLC: LinkType = LinkType(104);
+    /// IEEE 802.11 frames.
+    pub const IEEE802_11: LinkType = LinkType(105);
+    /// IEEE 802.11 behind a radiotap header.
+    pub const IEEE802_11_RADIOTAP: LinkType = LinkType(127);
+    /// `LINKTYPE_USER2`, which older macOS used for PKTAP.
+    pub const USER2: LinkType = LinkType(149);
+    /// PPP as pppd writes it (a direction byte as the address).
+    pub const PPP_PPPD: LinkType = LinkType(166);
+    /// Per-Packet Information header, then another link type.
+    pub const PPI: LinkType = LinkType(192);
+    /// A direction byte, then PPP.
+    pub const PPP_WITH_DIR: LinkType = LinkType(204);
+    /// A direction byte, then Cisco HDLC.
+    pub const C_HDLC_WITH_DIR: LinkType = LinkType(205);
+    /// Apple's PKTAP header, then another link type.
+    pub const PKTAP: LinkType = LinkType(258);
 
     /// Splits a raw 32-bit link-type field into the base type and the number of
     /// FCS bytes that trail every frame.
@@ -68,6 +92,18 @@ impl LinkType {
                 | LinkType::IPV4
                 | LinkType::IPV6
                 | LinkType::LINUX_SLL2
+                | LinkType::PPP
+                | LinkType::PPP_HDLC
+                | LinkType::PPP_ETHER
+                | LinkType::C_HDLC
+                | LinkType::IEEE802_11
+                | LinkType::IEEE802_11_RADIOTAP
+                | LinkType::USER2
+                | LinkType::PPP_PPPD
+                | LinkType::PPI
+                | LinkType::PPP_WITH_DIR
+                | LinkType::C_HDLC_WITH_DIR
+                | LinkType::PKTAP
         )
     }
 }

@@ -9,6 +9,7 @@ use etherparse::{Ethernet2Slice, SingleVlanSlice};
 
 use super::ip::from_ip;
 use super::packet::{DecodeError, Packet};
+use super::{ppp, wifi};
 use crate::capture::{Frame, LinkType};
 
 const ETH_IPV4: u16 = 0x0800;
@@ -23,9 +24,12 @@ const ETH_PPPOE_SESSION: u16 = 0x8864;
 /// Decodes a frame into a packet view.
 ///
 /// Ethernet (with 802.1Q/QinQ tags, MPLS label stacks and PPPoE sessions), raw IP
-/// (DLT 12/14/101/228/229), BSD loopback (0/108), Linux SLL (113) and SLL2 (276)
-/// and NFLOG (239) are understood. Frames of other link types, or without an IP
-/// packet, return an error the caller counts.
+/// (DLT 12/14/101/228/229), BSD loopback (0/108), Linux SLL (113) and SLL2 (276),
+/// NFLOG (239), PPP in its framings (9, 50, 51, 166, 204) and Cisco HDLC
+/// (104, 205), unencrypted 802.11 data frames (105, and behind radiotap 127 or
+/// PPI 192) and Apple's PKTAP (258, and 149 as older macOS wrote it) are
+/// understood. Frames of other link types, or without an IP packet, return an
+/// error the caller counts.
 #[inline]
 pub fn decode<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, DecodeError> {
     let ip = ip_start(frame)?;
@@ -36,7 +40,18 @@ pub fn decode<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, DecodeError> {
 #[inline]
 fn ip_start<'a>(frame: &Frame<'a>) -> Result<&'a [u8], DecodeError> {
     let d = frame.data;
-    match frame.link_type {
+    // Nearly every capture is Ethernet: its case is inlined here.
+    if frame.link_type == LinkType::ETHERNET {
+        let eth = Ethernet2Slice::from_slice_without_fcs(d).map_err(|_| DecodeError::NotIp)?;
+        return by_ether_type(eth.ether_type().0, eth.payload_slice());
+    }
+    ip_start_of(frame.link_type, d, true)
+}
+
+/// The bytes from the IP header on, for a frame of link type `link`. `outer`
+/// is false inside a PPI or PKTAP header, which do not nest.
+fn ip_start_of(link: LinkType, d: &[u8], outer: bool) -> Result<&[u8], DecodeError> {
+    match link {
         LinkType::ETHERNET => {
             let eth = Ethernet2Slice::from_slice_without_fcs(d).map_err(|_| DecodeError::NotIp)?;
             by_ether_type(eth.ether_type().0, eth.payload_slice())
@@ -70,13 +85,64 @@ fn ip_start<'a>(frame: &Frame<'a>) -> Result<&'a [u8], DecodeError> {
             by_ether_type(u16::from_be_bytes([d[0], d[1]]), &d[20..])
         }
         LinkType::NFLOG => nflog_payload(d).ok_or(DecodeError::NotIp),
+        LinkType::PPP => ppp::ppp(d),
+        LinkType::PPP_HDLC => ppp::ppp_hdlc(d),
+        LinkType::PPP_ETHER => ppp::ppp_ether(d),
+        LinkType::PPP_PPPD => ppp::ppp_pppd(d),
+        LinkType::PPP_WITH_DIR => ppp::ppp_with_dir(d),
+        LinkType::C_HDLC => ppp::c_hdlc(d),
+        LinkType::C_HDLC_WITH_DIR => ppp::c_hdlc_with_dir(d),
+        LinkType::IEEE802_11 => {
+            let (et, rest) = wifi::ieee802_11(d)?;
+            by_ether_type(et, rest)
+        }
+        LinkType::IEEE802_11_RADIOTAP => {
+            let (et, rest) = wifi::ieee802_11(wifi::radiotap(d)?)?;
+            by_ether_type(et, rest)
+        }
+        LinkType::PPI if outer => {
+            let (inner, rest) = wifi::ppi(d)?;
+            ip_start_of(inner_link(inner)?, rest, false)
+        }
+        LinkType::PKTAP | LinkType::USER2 if outer => {
+            let (inner, rest) = pktap(d)?;
+            ip_start_of(inner_link(inner)?, rest, false)
+        }
         _ => Err(DecodeError::UnsupportedLinkType),
     }
 }
 
+/// The link type a PPI or PKTAP header names for the frame behind it.
+fn inner_link(v: u32) -> Result<LinkType, DecodeError> {
+    let link = LinkType(u16::try_from(v).map_err(|_| DecodeError::UnsupportedLinkType)?);
+    if link.is_supported() {
+        Ok(link)
+    } else {
+        Err(DecodeError::UnsupportedLinkType)
+    }
+}
+
+/// Apple's PKTAP header (`tcpdump -i pktap` on macOS): its length (bytes 0–3),
+/// the kind of record (bytes 4–7, 1 for a packet) and the link type of the
+/// frame behind it (bytes 8–11), in the capturing host's byte order, which on
+/// every Mac that writes it is little-endian.
+fn pktap(d: &[u8]) -> Result<(u32, &[u8]), DecodeError> {
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(d.get(at..at + 4)?.try_into().ok()?))
+    };
+    let (Some(len), Some(1), Some(link)) = (word(0), word(4), word(8)) else {
+        return Err(DecodeError::NotIp);
+    };
+    let len = usize::try_from(len).map_err(|_| DecodeError::NotIp)?;
+    if len < 12 {
+        return Err(DecodeError::NotIp);
+    }
+    Ok((link, d.get(len..).ok_or(DecodeError::NotIp)?))
+}
+
 /// Follows VLAN tags, MPLS labels and PPPoE to an IP header (at most 8 layers).
 #[inline]
-fn by_ether_type(mut et: u16, mut d: &[u8]) -> Result<&[u8], DecodeError> {
+pub(super) fn by_ether_type(mut et: u16, mut d: &[u8]) -> Result<&[u8], DecodeError> {
     for _ in 0..8 {
         match et {
             ETH_IPV4 | ETH_IPV6 => return Ok(d),

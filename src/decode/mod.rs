@@ -1,5 +1,9 @@
 //! Decoding frames into packet views: link layer, IPv4/IPv6, TCP/UDP/ICMP.
 //!
+//! Link layers: `link` (Ethernet and the header types of capturing hosts),
+//! `ppp` (point-to-point links), `wifi` (802.11 data frames); each ends at the
+//! first byte of the IP header.
+//!
 //! A [`Packet`] borrows everything from its frame: addresses and the header
 //! fields that evidence needs (TTL, IP ID, DF, TCP seq/ack/flags/window/options)
 //! are read once into plain values, and the L4 payload stays a slice of the map.
@@ -15,6 +19,8 @@ mod icmp;
 mod ip;
 mod link;
 mod packet;
+mod ppp;
+mod wifi;
 
 pub use defrag::{Defragmenter, Reassembled};
 pub use icmp::Quoted;
