@@ -146,7 +146,7 @@ fn lab_residual_block_names_its_trigger() {
 }
 
 /// The server name of QUIC Initials, decrypted: one capture per key scheme
-/// (v1, v2, drafts 22–29, mvfst, a greased version) and CRYPTO frames out of
+/// (v1, v2, drafts 22–29, mvfst, Google's T050/T051, a greased version) and CRYPTO frames out of
 /// order. The expected names are
 /// what `tshark -Y "quic && tls.handshake.type==1" -e
 /// tls.handshake.extensions_server_name` prints for the same client ports.
@@ -164,6 +164,10 @@ fn quic_initial_server_names_match_wireshark() {
         ("quic-v2.pcapng", 42086, "test"),
         ("quic-mvfst-22.pcap", 35601, "graph.facebook.com"),
         ("quic-mvfst-27.pcapng", 35957, "graph.facebook.com"),
+        ("quic-mvfst-exp.pcap", 57587, "video.fmct2-3.fna.fbcdn.net"),
+        // Google QUIC T050/T051: gQUIC frame types, their own salts.
+        ("quic_t50.pcap", 49836, "fonts.googleapis.com"),
+        ("quic_t51.pcap", 55356, "www.google.com"),
         ("quic_interop_V.pcapng", 38077, "nghttp2.org"),
         (
             "quic_frags_ch_out_of_order_same_packet_craziness.pcapng",

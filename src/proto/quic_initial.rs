@@ -42,6 +42,16 @@ const SALT_DRAFT22: [u8; 20] = [
     0x7f, 0xbc, 0xdb, 0x0e, 0x7c, 0x66, 0xbb, 0xe9, 0x19, 0x3a, 0x96, 0xcd, 0x21, 0x51, 0x9e, 0xbd,
     0x7a, 0x02, 0x64, 0x4a,
 ];
+/// Google QUIC T050's (gQUIC over TLS 1.3, IETF-style Initial packets).
+const SALT_T050: [u8; 20] = [
+    0x7f, 0xf5, 0x79, 0xe5, 0xac, 0xd0, 0x72, 0x91, 0x55, 0x80, 0x30, 0x4c, 0x43, 0xa2, 0x36, 0x7c,
+    0x60, 0x48, 0x83, 0x10,
+];
+/// Google QUIC T051's.
+const SALT_T051: [u8; 20] = [
+    0x7a, 0x4e, 0xde, 0xf4, 0xe7, 0xcc, 0xee, 0x5f, 0xa4, 0x50, 0x6c, 0x19, 0x12, 0x4f, 0xc8, 0xcc,
+    0xda, 0x6e, 0x03, 0x3d,
+];
 /// Most CRYPTO bytes collected (a ClientHello with a post-quantum key share
 /// is ~1.8 KB; more is not a ClientHello we need).
 const MAX_CRYPTO: usize = 8192;
@@ -69,24 +79,43 @@ fn expand_label(secret: &Hkdf<Sha256>, label: &[u8], out: &mut [u8]) -> Option<(
 /// A salt and the label prefix of the keys derived with it.
 type Scheme = (&'static [u8; 20], &'static [u8]);
 
+/// How a version writes its frames.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Frames {
+    /// IETF QUIC's (CRYPTO is type 0x06).
+    Ietf,
+    /// Google QUIC's T05x: gQUIC frame types (PADDING 0x00, PING 0x07,
+    /// CRYPTO 0x08, the last with IETF-style variable-length offset and length).
+    Gquic,
+}
+
 /// The key schemes to try for a version (more than one when the version
-/// does not say), and its Initial packet type bits.
-fn version_params(version: u32) -> Option<(&'static [Scheme], u8)> {
+/// does not say), its Initial packet type bits, and its frame types.
+fn version_params(version: u32) -> Option<(&'static [Scheme], u8, Frames)> {
+    let ietf = |(schemes, initial): (&'static [Scheme], u8)| Some((schemes, initial, Frames::Ietf));
     const V1: &[Scheme] = &[(&SALT_V1, b"quic ")];
     const V2: &[Scheme] = &[(&SALT_V2, b"quicv2 ")];
     const D29: &[Scheme] = &[(&SALT_DRAFT29, b"quic ")];
     const D23: &[Scheme] = &[(&SALT_DRAFT23, b"quic ")];
     const D22: &[Scheme] = &[(&SALT_DRAFT22, b"quic ")];
+    const T050: &[Scheme] = &[(&SALT_T050, b"quic ")];
+    const T051: &[Scheme] = &[(&SALT_T051, b"quic ")];
     // A reserved ("greasing") version, offered to provoke version
     // negotiation: clients protect it as a version they speak.
     const GREASE: &[Scheme] = &[(&SALT_V1, b"quic "), (&SALT_DRAFT29, b"quic ")];
     match version {
-        1 => Some((V1, 0)),
-        0x6b33_43cf => Some((V2, 1)),
-        v if (0xff00_001d..=0xff00_0022).contains(&v) => Some((D29, 0)),
-        v if (0xff00_0017..=0xff00_001c).contains(&v) || v == 0xface_b002 => Some((D23, 0)),
-        0xff00_0016 | 0xface_b001 => Some((D22, 0)),
-        v if v & 0x0f0f_0f0f == 0x0a0a_0a0a => Some((GREASE, 0)),
+        1 => ietf((V1, 0)),
+        0x6b33_43cf => ietf((V2, 1)),
+        v if (0xff00_001d..=0xff00_0022).contains(&v) => ietf((D29, 0)),
+        // mvfst's draft-27 version and its experimental one.
+        v if (0xff00_0017..=0xff00_001c).contains(&v) || v == 0xface_b002 || v == 0xface_b00e => {
+            ietf((D23, 0))
+        }
+        0xff00_0016 | 0xface_b001 => ietf((D22, 0)),
+        v if v & 0x0f0f_0f0f == 0x0a0a_0a0a => ietf((GREASE, 0)),
+        // Google's "T050"/"T051" (gQUIC's last versions, which carry TLS).
+        0x5430_3530 => Some((T050, 0, Frames::Gquic)),
+        0x5430_3531 => Some((T051, 0, Frames::Gquic)),
         _ => None,
     }
 }
@@ -162,7 +191,7 @@ fn open_initial(d: &[u8], crypto: &mut Crypto) -> Option<usize> {
         return None;
     }
     let version = u32::from_be_bytes(d.get(1..5)?.try_into().ok()?);
-    let (schemes, initial_type) = version_params(version)?;
+    let (schemes, initial_type, frames) = version_params(version)?;
     let mut at = 5;
     let dl = usize::from(*d.get(at)?);
     let dcid = d.get(at + 1..at + 1 + dl)?;
@@ -184,7 +213,7 @@ fn open_initial(d: &[u8], crypto: &mut Crypto) -> Option<usize> {
         if let Some(plain) =
             client_keys(scheme, dcid).and_then(|k| unprotect(&k, d, pn_offset, end))
         {
-            read_frames(&plain, crypto);
+            read_frames(&plain, frames, crypto);
             break;
         }
     }
@@ -228,9 +257,16 @@ fn unprotect(keys: &Keys, d: &[u8], pn_offset: usize, end: usize) -> Option<Vec<
 
 /// The CRYPTO frames of a client Initial's payload (PADDING, PING and ACK
 /// skipped; anything else ends the reading).
-fn read_frames(p: &[u8], crypto: &mut Crypto) {
+fn read_frames(p: &[u8], frames: Frames, crypto: &mut Crypto) {
     let mut at = 0;
     while let Some(&t) = p.get(at) {
+        // gQUIC's PADDING and PING are skipped; its CRYPTO read as IETF's.
+        let t = match (frames, t) {
+            (Frames::Ietf, t) => t,
+            (Frames::Gquic, 0x00 | 0x07) => 0x00,
+            (Frames::Gquic, 0x08) => 0x06,
+            (Frames::Gquic, _) => return,
+        };
         match t {
             0x00 | 0x01 => at += 1,
             0x02 | 0x03 => {
