@@ -42,20 +42,23 @@ fn ip_start<'a>(frame: &Frame<'a>) -> Result<&'a [u8], DecodeError> {
     let d = frame.data;
     // Nearly every capture is Ethernet: its case is inlined here.
     if frame.link_type == LinkType::ETHERNET {
-        let eth = Ethernet2Slice::from_slice_without_fcs(d).map_err(|_| DecodeError::NotIp)?;
-        return by_ether_type(eth.ether_type().0, eth.payload_slice());
+        return ethernet(d);
     }
     ip_start_of(frame.link_type, d, true)
+}
+
+/// An Ethernet II frame's IP packet.
+#[inline(always)]
+fn ethernet(d: &[u8]) -> Result<&[u8], DecodeError> {
+    let eth = Ethernet2Slice::from_slice_without_fcs(d).map_err(|_| DecodeError::NotIp)?;
+    by_ether_type(eth.ether_type().0, eth.payload_slice())
 }
 
 /// The bytes from the IP header on, for a frame of link type `link`. `outer`
 /// is false inside a PPI or PKTAP header, which do not nest.
 fn ip_start_of(link: LinkType, d: &[u8], outer: bool) -> Result<&[u8], DecodeError> {
     match link {
-        LinkType::ETHERNET => {
-            let eth = Ethernet2Slice::from_slice_without_fcs(d).map_err(|_| DecodeError::NotIp)?;
-            by_ether_type(eth.ether_type().0, eth.payload_slice())
-        }
+        LinkType::ETHERNET => ethernet(d),
         LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 | LinkType::IPV4 | LinkType::IPV6 => {
             Ok(d)
         }

@@ -40,17 +40,9 @@ pub(crate) type Judged = (FlowRecord, Vec<Finding>);
 
 /// Identifies a finished flow, runs the detectors on it and makes its records.
 fn judge(f: &Flow<'_>, context: &CaptureContext, s: &mut Scratch) -> Judged {
-    let (up, down) = if f.key.proto == 6 {
-        (
-            judged_start(&f.dirs[TO_SERVER].stream, &mut s.up),
-            judged_start(&f.dirs[TO_CLIENT].stream, &mut s.down),
-        )
-    } else {
-        (
-            f.dirs[TO_SERVER].stream.assemble(&mut s.up),
-            f.dirs[TO_CLIENT].stream.assemble(&mut s.down),
-        )
-    };
+    let tcp = f.key.proto == 6;
+    let up = judged_start(&f.dirs[TO_SERVER].stream, tcp, &mut s.up);
+    let down = judged_start(&f.dirs[TO_CLIENT].stream, tcp, &mut s.down);
     let app = crate::proto::identify_streams(f, up, down);
     let view = FlowView::new(f, &app, up, down);
     let findings = detect::inspect_flow(&view, context);

@@ -265,11 +265,18 @@ pub fn identify(f: &Flow) -> AppInfo {
     )
 }
 
-/// The start of a TCP stream as the judging of its flow reads it, assembled in
-/// `scratch` when it spans segments: whole, except that a TLS stream ends
-/// where its records become encrypted ([`tls::plaintext_extent`]).
-pub(crate) fn judged_start<'a>(s: &'a StreamBuf<'_>, scratch: &'a mut Vec<u8>) -> &'a [u8] {
-    let limit = tls::plaintext_extent(|at| s.peek::<5>(at)).unwrap_or(usize::MAX);
+/// The start of a stream as the judging of its flow reads it, assembled in
+/// `scratch` when it spans segments: whole, except that a TLS stream (`tcp`)
+/// ends where its records become encrypted ([`tls::plaintext_extent`]).
+pub(crate) fn judged_start<'a>(
+    s: &'a StreamBuf<'_>,
+    tcp: bool,
+    scratch: &'a mut Vec<u8>,
+) -> &'a [u8] {
+    let limit = tcp
+        .then(|| tls::plaintext_extent(|at| s.peek::<5>(at)))
+        .flatten()
+        .unwrap_or(usize::MAX);
     s.assemble_upto(scratch, limit)
 }
 
