@@ -1,4 +1,6 @@
-//! The human summary: flows by protocol and state, then the counters.
+//! The human summary: counters, flows by protocol and state, a verdict, and
+//! each finding explained (what it means, its trigger, the frames to open in
+//! Wireshark, the evidence in plain values).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -60,12 +62,118 @@ pub fn render(r: &Report) -> String {
         s.peak_live_flows,
         s.elapsed_s
     );
+    let _ = writeln!(out, "{}", verdict(r));
     for f in &r.findings {
-        let _ = writeln!(
-            out,
-            "  {} {}:{} -> {}:{} frames {:?} confidence {:.2}",
-            f.kind, f.src_ip, f.src_port, f.dest_ip, f.dest_port, f.frames, f.confidence
-        );
+        finding(&mut out, f);
     }
     out
+}
+
+/// One line saying what the capture shows, for a reader who reads nothing else.
+fn verdict(r: &Report) -> String {
+    let tampered = r
+        .flows
+        .iter()
+        .filter(|f| !matches!(f.verdict, super::FlowVerdict::Ok))
+        .count();
+    if r.findings.is_empty() {
+        return format!(
+            "verdict: no evidence of tampering in {} flows",
+            r.flows.len()
+        );
+    }
+    let mut kinds: Vec<&str> = r.findings.iter().map(|f| f.kind).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    format!(
+        "verdict: evidence of tampering on {tampered} of {} flows ({})",
+        r.flows.len(),
+        kinds.join(", ")
+    )
+}
+
+/// What a finding kind means (the output contract's table, in short).
+fn meaning(kind: &str) -> &'static str {
+    match kind {
+        "tcp.injected_rst" => "a TCP reset not sent by the endpoint it claims to come from",
+        "tcp.blackhole" => "packets silently dropped after a trigger, or a SYN never answered",
+        "http.blockpage" => "an HTTP response that matches a known block page",
+        "http.injected_response" => "an HTTP response forged on the path",
+        "dns.injection" => "a forged DNS answer raced the real one",
+        "dns.manipulation" => "a DNS answer pointing to a block address or a bogon",
+        "tls.interference" => "a TLS handshake killed after the ClientHello",
+        "tls.mitm" => "a certificate chain from an interception authority, or forged",
+        "quic.interference" => "QUIC handshake unanswered while the server works otherwise",
+        "vpn.interference" => "a VPN or proxy handshake blocked, reset or stalled",
+        "throttling" => "a transfer held far below the rate the path carries",
+        "residual_block" => "a server blocked after an earlier trigger",
+        "blackout" => "a time window in which nearly all connectivity failed",
+        _ => "",
+    }
+}
+
+/// Most evidence fields printed per finding (the JSON Lines carry all).
+const EVIDENCE_FIELDS: usize = 16;
+/// Longest evidence value printed, in characters.
+const EVIDENCE_WIDTH: usize = 110;
+
+/// An evidence value as a reader wants it: strings without quotes, lists of
+/// plain values joined by commas, anything else as compact JSON.
+fn plain(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(a) if a.iter().all(|x| !x.is_array() && !x.is_object()) => {
+            a.iter().map(plain).collect::<Vec<_>>().join(", ")
+        }
+        _ => v.to_string(),
+    }
+}
+
+/// A finding: what, where, why, and how to check it in Wireshark.
+fn finding(out: &mut String, f: &super::Finding) {
+    let trigger = f.trigger.as_ref().and_then(|t| {
+        t.iter()
+            .next()
+            .map(|(k, v)| format!(", {k} {}", v.as_str().map_or(v.to_string(), str::to_owned)))
+    });
+    let _ = writeln!(
+        out,
+        "\n  {} (confidence {:.2}): {}:{} -> {}:{} {} {}{}",
+        f.kind,
+        f.confidence,
+        f.src_ip,
+        f.src_port,
+        f.dest_ip,
+        f.dest_port,
+        f.proto,
+        f.app_proto,
+        trigger.unwrap_or_default()
+    );
+    let what = meaning(f.kind);
+    if !what.is_empty() {
+        let _ = writeln!(out, "    {what}");
+    }
+    let frames: Vec<String> = f.frames.iter().map(u64::to_string).collect();
+    let mut refs = format!("    frames {}", frames.join(", "));
+    if let Some(p) = &f.profile {
+        let _ = write!(refs, "; matches {p}");
+    }
+    if let Some(o) = f.ooni_failure {
+        let _ = write!(refs, "; OONI: {o}");
+    }
+    let _ = writeln!(out, "{refs}");
+    for (k, v) in f.evidence.iter().take(EVIDENCE_FIELDS) {
+        let text = plain(v);
+        let shown: String = text.chars().take(EVIDENCE_WIDTH).collect();
+        let cut = if shown.len() < text.len() { " …" } else { "" };
+        let _ = writeln!(out, "    {k}: {shown}{cut}");
+    }
+    if f.evidence.len() > EVIDENCE_FIELDS {
+        let _ = writeln!(
+            out,
+            "    (+{} more evidence fields in --jsonl)",
+            f.evidence.len() - EVIDENCE_FIELDS
+        );
+    }
 }
