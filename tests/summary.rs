@@ -20,7 +20,7 @@ fn a_tampered_capture_is_explained() {
     let s = render("testdata/lab/captures/tls-sni-reset.pcap");
     eprintln!("{s}");
     assert!(s.contains(
-        "verdict: evidence of tampering on 1 of 2 flows (tcp.injected_rst, tls.interference)"
+        "verdict: evidence of tampering, shown by 1 of 2 flows (tcp.injected_rst, tls.interference)"
     ));
     assert!(s.contains("a TLS handshake killed after the ClientHello"));
     assert!(s.contains("sni cont-ws.example"));
@@ -35,4 +35,21 @@ fn a_clean_capture_says_so() {
     let s = render("testdata/lab/captures/benign-traps.pcap");
     eprintln!("{s}");
     assert!(s.contains("verdict: no evidence of tampering in"), "{s}");
+}
+
+#[test]
+fn many_findings_are_counted_and_the_first_explained() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/lab/captures/tls-sni-reset.pcap");
+    let mut r = Analyzer::new(Config::default().threads(1))
+        .analyze_path(&p)
+        .expect("capture");
+    let first = r.findings[0].clone();
+    r.findings = vec![first; 130];
+    let s = summary::render(&r);
+    assert!(
+        s.contains("tcp.injected_rst             130  (highest confidence 0.84)"),
+        "{s}"
+    );
+    assert_eq!(s.matches("a TCP reset not sent by").count(), 50);
+    assert!(s.contains("... 80 more findings: `--jsonl` lists them all"));
 }

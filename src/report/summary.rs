@@ -63,19 +63,39 @@ pub fn render(r: &Report) -> String {
         s.elapsed_s
     );
     let _ = writeln!(out, "{}", verdict(r));
+    let mut by_kind: BTreeMap<&str, (u64, f64)> = BTreeMap::new();
     for f in &r.findings {
+        let e = by_kind.entry(f.kind).or_default();
+        e.0 += 1;
+        e.1 = e.1.max(f.confidence);
+    }
+    for (kind, (n, best)) in &by_kind {
+        let _ = writeln!(out, "  {kind:<24} {n:>7}  (highest confidence {best:.2})");
+    }
+    for f in r.findings.iter().take(DETAILED_FINDINGS) {
         finding(&mut out, f);
+    }
+    if r.findings.len() > DETAILED_FINDINGS {
+        let _ = writeln!(
+            out,
+            "\n  ... {} more findings: `--jsonl` lists them all",
+            r.findings.len() - DETAILED_FINDINGS
+        );
     }
     out
 }
 
+/// Findings explained one by one (the rest are counted above).
+const DETAILED_FINDINGS: usize = 50;
+
 /// One line saying what the capture shows, for a reader who reads nothing else.
 fn verdict(r: &Report) -> String {
-    let tampered = r
-        .flows
-        .iter()
-        .filter(|f| !matches!(f.verdict, super::FlowVerdict::Ok))
-        .count();
+    // Flows that show a finding (a capture-wide one, such as a blackout, names
+    // the flow that shows it first).
+    let mut shown: Vec<u64> = r.findings.iter().map(|f| f.flow_id).collect();
+    shown.sort_unstable();
+    shown.dedup();
+    let tampered = shown.len();
     if r.findings.is_empty() {
         return format!(
             "verdict: no evidence of tampering in {} flows",
@@ -86,7 +106,7 @@ fn verdict(r: &Report) -> String {
     kinds.sort_unstable();
     kinds.dedup();
     format!(
-        "verdict: evidence of tampering on {tampered} of {} flows ({})",
+        "verdict: evidence of tampering, shown by {tampered} of {} flows ({})",
         r.flows.len(),
         kinds.join(", ")
     )
