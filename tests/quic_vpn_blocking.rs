@@ -174,6 +174,13 @@ fn quic_initial_server_names_match_wireshark() {
             56528,
             "update.googleapis.com",
         ),
+        // The ClientHello's second part in an Initial sent to the server's
+        // new connection id, protected with the first id's keys.
+        (
+            "quic_frags_different_dcid.pcapng",
+            37229,
+            "cdnjs.cloudflare.com",
+        ),
     ];
     let analyzer = Analyzer::new(Config::default().threads(1));
     for (file, port, sni) in cases {

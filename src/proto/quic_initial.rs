@@ -185,7 +185,13 @@ impl Crypto {
 /// Opens one long-header packet at the start of `d` if it is a client Initial
 /// of a version we have keys for; adds its CRYPTO frames to `crypto`.
 /// Returns the packet's length (to reach a coalesced packet after it).
-fn open_initial(d: &[u8], crypto: &mut Crypto) -> Option<usize> {
+///
+/// Initial keys come from the destination connection id of the client's
+/// *first* Initial (RFC 9001 §5.2): once the server has answered with its own
+/// connection id, the client's later Initials carry that id but are still
+/// protected with the first one's keys. So the packet's own id is tried, then
+/// `first_dcid` (the first Initial's, remembered here).
+fn open_initial(d: &[u8], crypto: &mut Crypto, first_dcid: &mut Option<Vec<u8>>) -> Option<usize> {
     let first = *d.first()?;
     if first & 0xc0 != 0xc0 {
         return None;
@@ -209,12 +215,16 @@ fn open_initial(d: &[u8], crypto: &mut Crypto) -> Option<usize> {
     if !is_initial || end > d.len() {
         return Some(end).filter(|&e| e <= d.len());
     }
-    for &scheme in schemes {
-        if let Some(plain) =
-            client_keys(scheme, dcid).and_then(|k| unprotect(&k, d, pn_offset, end))
-        {
-            read_frames(&plain, frames, crypto);
-            break;
+    let original: &[u8] = first_dcid.get_or_insert_with(|| dcid.to_vec());
+    let ids = std::iter::once(dcid).chain((original != dcid).then_some(original));
+    'ids: for id in ids {
+        for &scheme in schemes {
+            if let Some(plain) =
+                client_keys(scheme, id).and_then(|k| unprotect(&k, d, pn_offset, end))
+            {
+                read_frames(&plain, frames, crypto);
+                break 'ids;
+            }
         }
     }
     Some(end)
@@ -311,11 +321,12 @@ fn read_frames(p: &[u8], frames: Frames, crypto: &mut Crypto) {
 /// first datagrams of a flow), when they decrypt and name one.
 pub fn initial_sni<'a>(datagrams: impl Iterator<Item = &'a [u8]>) -> Option<String> {
     let mut crypto = Crypto::default();
+    let mut first_dcid = None;
     let mut opened = 0;
     for d in datagrams {
         let mut rest = d;
         while opened < MAX_PACKETS {
-            let Some(n) = open_initial(rest, &mut crypto) else {
+            let Some(n) = open_initial(rest, &mut crypto, &mut first_dcid) else {
                 break;
             };
             opened += 1;
