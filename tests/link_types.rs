@@ -152,3 +152,19 @@ fn names_are_read_through_the_link_headers() {
         );
     }
 }
+
+/// WPA-protected 802.11 data frames are counted as `encrypted` (as many as
+/// `tshark -Y "wlan.fc.protected==1 && wlan.fc.type==2"` finds), so that a user
+/// learns the capture needs decrypting rather than that it held no IP.
+#[test]
+fn protected_wifi_frames_are_counted_as_encrypted() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let p = corpus.join("the-tcpdump-group__tcpdump/tests/ieee802.11_rx-stbc.pcap");
+    let r = Analyzer::new(Config::default().threads(1))
+        .analyze_path(&p)
+        .expect("capture");
+    let enc = r.stats.skipped.get("encrypted").map_or(0, |c| c.frames);
+    assert_eq!(enc, 3, "{:?}", r.stats.skipped);
+}

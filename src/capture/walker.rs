@@ -42,6 +42,8 @@ pub enum SkipReason {
     NotIp,
     /// A gzip stream that was cut or corrupt: the rest of it could not be read.
     CorruptCompression,
+    /// A frame whose link layer encrypts its packet (802.11 with WPA).
+    Encrypted,
 }
 
 impl SkipReason {
@@ -53,6 +55,7 @@ impl SkipReason {
             SkipReason::UnsupportedLinkType => "unsupported_link_type",
             SkipReason::NotIp => "not_ip",
             SkipReason::CorruptCompression => "corrupt_compression",
+            SkipReason::Encrypted => "encrypted",
         }
     }
 }

@@ -14,6 +14,10 @@ pub enum DecodeError {
     UnsupportedLinkType,
     /// No IPv4/IPv6 header could be read (ARP, LLDP, a runt frame...).
     NotIp,
+    /// The link layer encrypts what it carries (an 802.11 data frame with the
+    /// Protected bit: WPA). Decrypting needs the network's keys: Wireshark
+    /// can, and can export the decrypted frames for analysis.
+    Encrypted,
 }
 
 /// Network-layer fields of a packet.

@@ -1,9 +1,10 @@
 //! Wi-Fi: IEEE 802.11 data frames, bare or behind a radiotap or PPI header
 //! (monitor-mode captures), down to the packet their LLC/SNAP header carries.
 //!
-//! Only unprotected data frames carry a readable packet: a frame with the
-//! Protected bit is encrypted (WPA), and is counted as not IP, like management
-//! and control frames, null-data frames and A-MSDU aggregates.
+//! Only unprotected data frames carry a readable packet: a data frame with the
+//! Protected bit is encrypted (WPA) and counted as such, so that a user learns
+//! the capture needs decrypting; management and control frames, null-data
+//! frames and A-MSDU aggregates are counted as not IP.
 
 use super::packet::DecodeError;
 
@@ -22,8 +23,11 @@ pub(super) fn ieee802_11(d: &[u8]) -> Result<(u16, &[u8]), DecodeError> {
         return Err(DecodeError::NotIp);
     };
     let (version, kind, subtype) = (fc0 & 3, (fc0 >> 2) & 3, fc0 >> 4);
-    if version != 0 || kind != TYPE_DATA || subtype & 0x4 != 0 || fc1 & PROTECTED != 0 {
+    if version != 0 || kind != TYPE_DATA || subtype & 0x4 != 0 {
         return Err(DecodeError::NotIp);
+    }
+    if fc1 & PROTECTED != 0 {
+        return Err(DecodeError::Encrypted);
     }
     // Three addresses, or four on a wireless distribution system link.
     let mut hdr = if fc1 & (TO_DS | FROM_DS) == TO_DS | FROM_DS {
@@ -120,7 +124,10 @@ mod tests {
     #[test]
     fn frames_without_a_readable_packet() {
         // Encrypted, a beacon (management), a null-data frame, an A-MSDU.
-        assert!(ieee802_11(&frame(0x08, TO_DS | PROTECTED, 0)).is_err());
+        assert_eq!(
+            ieee802_11(&frame(0x08, TO_DS | PROTECTED, 0)),
+            Err(DecodeError::Encrypted)
+        );
         assert!(ieee802_11(&frame(0x80, 0, 0)).is_err());
         assert!(ieee802_11(&frame(0x48, TO_DS, 0)).is_err());
         let mut amsdu = frame(0x88, FROM_DS, 2);

@@ -1,7 +1,7 @@
 //! Per-frame counters that add up across ranges (so parallel and sequential
 //! walks report the same numbers).
 
-use crate::capture::{Frame, LinkType};
+use crate::capture::{Frame, LinkType, SkipReason};
 use crate::decode::DecodeError;
 use crate::report::Stats;
 
@@ -14,6 +14,7 @@ pub(crate) struct Counts {
     pub link_types: Vec<(LinkType, u64)>,
     pub unsupported: (u64, u64),
     pub not_ip: (u64, u64),
+    pub encrypted: (u64, u64),
 }
 
 impl Counts {
@@ -31,6 +32,7 @@ impl Counts {
     pub fn skip(&mut self, e: DecodeError, f: &Frame<'_>) {
         let slot = match e {
             DecodeError::UnsupportedLinkType => &mut self.unsupported,
+            DecodeError::Encrypted => &mut self.encrypted,
             _ => &mut self.not_ip,
         };
         slot.0 += 1;
@@ -50,6 +52,8 @@ impl Counts {
         self.unsupported.1 += o.unsupported.1;
         self.not_ip.0 += o.not_ip.0;
         self.not_ip.1 += o.not_ip.1;
+        self.encrypted.0 += o.encrypted.0;
+        self.encrypted.1 += o.encrypted.1;
     }
 
     pub fn fill_stats(&self, s: &mut Stats) {
@@ -67,6 +71,13 @@ impl Counts {
         }
         if self.not_ip.0 > 0 {
             s.skip("not_ip", self.not_ip.0, self.not_ip.1);
+        }
+        if self.encrypted.0 > 0 {
+            s.skip(
+                SkipReason::Encrypted.as_str(),
+                self.encrypted.0,
+                self.encrypted.1,
+            );
         }
     }
 }

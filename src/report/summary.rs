@@ -30,6 +30,13 @@ pub fn render(r: &Report) -> String {
             "skipped ({reason}): {} frames, {} bytes",
             c.frames, c.bytes
         );
+        if *reason == "encrypted" {
+            let _ = writeln!(
+                out,
+                "  (Wi-Fi frames encrypted by the network: decrypt them with its key in Wireshark, \
+                 IEEE 802.11 decryption keys, and export the decrypted packets to analyse them)"
+            );
+        }
     }
     if let Some(e) = &s.error {
         let _ = writeln!(out, "walk stopped early: {e}");
