@@ -48,8 +48,8 @@
 //! - When a flow ends (FIN/RST and linger, idle timeout, eviction, end of
 //!   capture) it is judged once: [`proto`] names its application protocol from
 //!   the buffered first bytes (assembled, when they span segments, in one
-//!   scratch buffer per judging thread; one file per protocol, cheapest checks
-//!   first) and
+//!   scratch buffer per judging thread, and for a TLS stream only up to its
+//!   first encrypted record; one file per protocol, cheapest checks first) and
 //!   extracts the names that trigger censorship (SNI — of QUIC too, from its
 //!   Initials decrypted with the keys their connection id gives anyone —
 //!   HTTP Host, DNS name);
@@ -96,7 +96,8 @@
 //!   memory is bounded by the flows alive at once.
 //! - [`report`] owns the output: owned, serde-serialisable records, written as the
 //!   JSON Lines of `DESIGN.md` (one `flow` per flow, `tamper` findings, a final
-//!   `stats`), or as a human summary. A flow record's fields are typed (time,
+//!   `stats`), or as a human summary ([`report::summary`]: a verdict, findings
+//!   by kind, the first ones explained with their frames and evidence). A flow record's fields are typed (time,
 //!   addresses, an inline Zeek history, the verdict) and become text only as
 //!   the line is written, so making one costs no allocation of its own.
 //!   [`eval`] scores a report against a ground-truth file (the lab's
