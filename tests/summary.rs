@@ -43,7 +43,8 @@ fn many_findings_are_counted_and_the_first_explained() {
     let mut r = Analyzer::new(Config::default().threads(1))
         .analyze_path(&p)
         .expect("capture");
-    let first = r.findings[0].clone();
+    let mut first = r.findings[0].clone();
+    first.frames = (1..=100).collect();
     r.findings = vec![first; 130];
     let s = summary::render(&r);
     assert!(
@@ -52,4 +53,5 @@ fn many_findings_are_counted_and_the_first_explained() {
     );
     assert_eq!(s.matches("a TCP reset not sent by").count(), 50);
     assert!(s.contains("... 80 more findings: `--jsonl` lists them all"));
+    assert!(s.contains("frames 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24 ... (100 in all)"));
 }

@@ -141,6 +141,8 @@ fn meaning(kind: &str) -> &'static str {
 
 /// Most evidence fields printed per finding (the JSON Lines carry all).
 const EVIDENCE_FIELDS: usize = 16;
+/// Most frame numbers printed per finding.
+const SHOWN_FRAMES: usize = 24;
 /// Longest evidence value printed, in characters.
 const EVIDENCE_WIDTH: usize = 110;
 
@@ -181,8 +183,16 @@ fn finding(out: &mut String, f: &super::Finding) {
     if !what.is_empty() {
         let _ = writeln!(out, "    {what}");
     }
-    let frames: Vec<String> = f.frames.iter().map(u64::to_string).collect();
+    let frames: Vec<String> = f
+        .frames
+        .iter()
+        .take(SHOWN_FRAMES)
+        .map(u64::to_string)
+        .collect();
     let mut refs = format!("    frames {}", frames.join(", "));
+    if f.frames.len() > SHOWN_FRAMES {
+        let _ = write!(refs, " ... ({} in all)", f.frames.len());
+    }
     if let Some(p) = &f.profile {
         let _ = write!(refs, "; matches {p}");
     }
