@@ -27,6 +27,11 @@ use std::process::ExitCode;
 use tamperscope::flow::{FlowKey, FlowTable, SHARDS, shard_of_hash};
 use tamperscope::{Analyzer, Config};
 
+/// The allocator `analyze` runs on (see `examples/analyze.rs`), so that the
+/// stages add up to it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Frames between two hand-backs of the ended flows in the `flows` stage.
 const WINDOW: usize = 8192;
 
