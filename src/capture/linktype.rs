@@ -108,6 +108,34 @@ impl LinkType {
     }
 }
 
+impl LinkType {
+    /// A short name for the types [`crate::decode`] reads (for people; the
+    /// JSON keeps the number).
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self {
+            LinkType::NULL => "BSD loopback",
+            LinkType::ETHERNET => "Ethernet",
+            LinkType::RAW_12 | LinkType::RAW_14 | LinkType::RAW => "raw IP",
+            LinkType::LOOP => "OpenBSD loopback",
+            LinkType::LINUX_SLL => "Linux cooked",
+            LinkType::NFLOG => "NFLOG",
+            LinkType::IPV4 => "raw IPv4",
+            LinkType::IPV6 => "raw IPv6",
+            LinkType::LINUX_SLL2 => "Linux cooked v2",
+            LinkType::PPP | LinkType::PPP_HDLC | LinkType::PPP_PPPD | LinkType::PPP_WITH_DIR => {
+                "PPP"
+            }
+            LinkType::PPP_ETHER => "PPPoE",
+            LinkType::C_HDLC | LinkType::C_HDLC_WITH_DIR => "Cisco HDLC",
+            LinkType::IEEE802_11 => "802.11",
+            LinkType::IEEE802_11_RADIOTAP => "802.11 radiotap",
+            LinkType::PPI => "PPI",
+            LinkType::PKTAP | LinkType::USER2 => "PKTAP",
+            _ => return None,
+        })
+    }
+}
+
 impl std::fmt::Display for LinkType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.0)
@@ -124,5 +152,13 @@ mod tests {
         assert_eq!(LinkType::from_raw(0x3000_0001), (LinkType::ETHERNET, 0));
         assert_eq!(LinkType::from_raw(0x2400_0001), (LinkType::ETHERNET, 4));
         assert_eq!(LinkType::from_raw(276), (LinkType::LINUX_SLL2, 0));
+    }
+
+    #[test]
+    fn every_type_read_has_a_name_and_no_other() {
+        for v in 0..=u16::MAX {
+            let l = LinkType(v);
+            assert_eq!(l.name().is_some(), l.is_supported(), "link type {v}");
+        }
     }
 }

@@ -20,7 +20,10 @@ pub fn render(r: &Report) -> String {
         let lt: Vec<String> = s
             .link_types
             .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
+            .map(|(&k, v)| match crate::capture::LinkType(k).name() {
+                Some(name) => format!("{k} ({name}): {v}"),
+                None => format!("{k} (not read): {v}"),
+            })
             .collect();
         let _ = writeln!(out, "link types (DLT: frames): {}", lt.join(", "));
     }
