@@ -22,7 +22,12 @@
 //!   tags, Linux cooked, loopback, raw IP, NFLOG, PPP and Cisco HDLC, 802.11
 //!   bare or behind radiotap/PPI, macOS PKTAP; see [`decode::decode`]): the fields evidence needs (TTL, IP ID, DF, TCP seq/ack/flags/window,
 //!   options on demand), the quoted header of ICMP errors, and the payload as a
-//!   slice. Fragments are reassembled by a bounded [`decode::Defragmenter`].
+//!   slice. Port mirrors and operator tunnels (VXLAN, Geneve, GTP-U, ERSPAN,
+//!   GRE Ethernet bridging) are read through to the packet inside, marked with
+//!   its [`decode::Tunnel`] and counted in the stats; users' own tunnels (GRE
+//!   with IP, PPTP, IPsec...) stay whole for the VPN detectors. Fragments are
+//!   reassembled by a bounded [`decode::Defragmenter`] (a fragmented tunnel
+//!   packet is opened once whole).
 //! - [`flow`] groups packets into flows in [`flow::SHARDS`] fixed shards
 //!   ([`flow::FlowTable`]), keyed by a symmetric 5-tuple; a reused 5-tuple starts
 //!   a new flow. Each direction keeps the facts evidence is made of: TTL groups and

@@ -49,7 +49,7 @@ fn ip_start<'a>(frame: &Frame<'a>) -> Result<&'a [u8], DecodeError> {
 
 /// An Ethernet II frame's IP packet.
 #[inline(always)]
-fn ethernet(d: &[u8]) -> Result<&[u8], DecodeError> {
+pub(super) fn ethernet(d: &[u8]) -> Result<&[u8], DecodeError> {
     let eth = Ethernet2Slice::from_slice_without_fcs(d).map_err(|_| DecodeError::NotIp)?;
     by_ether_type(eth.ether_type().0, eth.payload_slice())
 }

@@ -10,6 +10,11 @@
 //! etherparse's lax slicers do the parsing, so a frame cut by the snap length is
 //! decoded as far as it goes and a bad checksum never drops a packet.
 //!
+//! Port mirrors and operator tunnels (VXLAN, Geneve, GTP-U, ERSPAN, GRE
+//! Ethernet bridging) are read through in `tunnel`: the packet inside is the
+//! packet, marked with [`Tunnel`]; users' own tunnels are left whole for the
+//! VPN detectors.
+//!
 //! IP fragments are returned as [`Transport::Fragment`]; [`Defragmenter`]
 //! reassembles them (bounded memory) into an owned datagram that
 //! [`decode_reassembled`] turns back into a `Packet` borrowing from it.
@@ -20,6 +25,7 @@ mod ip;
 mod link;
 mod packet;
 mod ppp;
+mod tunnel;
 mod wifi;
 
 pub use defrag::{Defragmenter, Reassembled};
@@ -29,3 +35,4 @@ pub use link::decode;
 pub use packet::{
     DecodeError, IcmpInfo, IpInfo, Packet, TcpFlags, TcpHeader, TcpOptions, Transport, UdpHeader,
 };
+pub use tunnel::Tunnel;

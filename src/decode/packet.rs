@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use crate::capture::Timestamp;
 
 use super::icmp::Quoted;
+use super::tunnel::Tunnel;
 
 /// Why a frame yields no packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -296,6 +297,10 @@ pub struct Packet<'a> {
     pub payload: &'a [u8],
     /// The payload is shorter than the headers say (snap length).
     pub truncated: bool,
+    /// The outermost tunnel the packet was read through, when the frame
+    /// carried it encapsulated ([`super::tunnel`]); its frame number, time
+    /// and wire length are the frame's.
+    pub tunnel: Option<Tunnel>,
 }
 
 impl Packet<'_> {

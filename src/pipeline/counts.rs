@@ -2,7 +2,7 @@
 //! walks report the same numbers).
 
 use crate::capture::{Frame, LinkType, SkipReason};
-use crate::decode::DecodeError;
+use crate::decode::{DecodeError, Packet, Tunnel};
 use crate::report::Stats;
 
 /// Counters of frames walked and frames skipped.
@@ -15,6 +15,9 @@ pub(crate) struct Counts {
     pub unsupported: (u64, u64),
     pub not_ip: (u64, u64),
     pub encrypted: (u64, u64),
+    /// Packets read through a tunnel (frames, and reassembled datagrams),
+    /// by [`Tunnel::ALL`] position.
+    pub tunnels: [u64; Tunnel::ALL.len()],
 }
 
 impl Counts {
@@ -25,6 +28,22 @@ impl Counts {
         match self.link_types.iter_mut().find(|(l, _)| *l == f.link_type) {
             Some((_, n)) => *n += 1,
             None => self.link_types.push((f.link_type, 1)),
+        }
+    }
+
+    /// Notes a decoded packet's tunnel, if it came through one.
+    #[inline]
+    pub fn packet(&mut self, p: &Packet<'_>) {
+        if let Some(t) = p.tunnel {
+            self.tunnel(t);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn tunnel(&mut self, t: Tunnel) {
+        if let Some(i) = Tunnel::ALL.iter().position(|&x| x == t) {
+            self.tunnels[i] += 1;
         }
     }
 
@@ -54,6 +73,9 @@ impl Counts {
         self.not_ip.1 += o.not_ip.1;
         self.encrypted.0 += o.encrypted.0;
         self.encrypted.1 += o.encrypted.1;
+        for (a, b) in self.tunnels.iter_mut().zip(o.tunnels) {
+            *a += b;
+        }
     }
 
     pub fn fill_stats(&self, s: &mut Stats) {
@@ -61,6 +83,11 @@ impl Counts {
         s.bytes = self.bytes;
         for (l, n) in &self.link_types {
             *s.link_types.entry(l.0).or_default() += n;
+        }
+        for (t, &n) in Tunnel::ALL.iter().zip(&self.tunnels) {
+            if n > 0 {
+                s.tunnels.insert(t.name(), n);
+            }
         }
         if self.unsupported.0 > 0 {
             s.skip(

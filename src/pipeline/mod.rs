@@ -46,12 +46,14 @@ impl<'c> Shards<'c> {
         }
     }
 
-    /// Hands one packet to its shard (reassembling fragments first).
+    /// Hands one packet to its shard (reassembling fragments first; a
+    /// reassembled datagram read through a tunnel is counted in `counts`).
     #[inline]
-    pub fn dispatch(&mut self, p: &Packet<'c>) {
+    pub fn dispatch(&mut self, p: &Packet<'c>, counts: &mut Counts) {
         if matches!(p.transport, Transport::Fragment { .. }) {
             if let Some(r) = self.defrag.push(p) {
                 let q = decode_reassembled(&r);
+                counts.packet(&q);
                 self.tables[shard_of_packet(&q)].process_transient(&q);
             }
             return;

@@ -44,7 +44,11 @@ fn walk_range<'a>(
     let mut frags = Vec::new();
     for frame in w.by_ref() {
         counts.frame(&frame);
-        match decode(&frame) {
+        let d = decode(&frame);
+        if let Ok(p) = &d {
+            counts.packet(p);
+        }
+        match d {
             Ok(p) if matches!(p.transport, Transport::Fragment { .. }) => frags.push(p),
             Ok(p) => {
                 let stable = FlowKey::of(&p).0.stable_hash();
@@ -194,6 +198,7 @@ pub(crate) fn run_window<'c>(
     let mut extra: Vec<Vec<Packet<'_>>> = (0..SHARDS).map(|_| Vec::new()).collect();
     for r in &reassembled {
         let q = decode_reassembled(r);
+        counts.packet(&q);
         extra[shard_of_packet(&q)].push(q);
     }
 

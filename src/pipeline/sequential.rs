@@ -17,7 +17,10 @@ pub(crate) fn run_window<'c>(
         // Matched by reference: moving the packet out of the `Result` cost a
         // 144-byte copy per packet.
         match &decode(&frame) {
-            Ok(p) => shards.dispatch(p),
+            Ok(p) => {
+                counts.packet(p);
+                shards.dispatch(p, counts)
+            }
             Err(e) => counts.skip(*e, &frame),
         }
     }

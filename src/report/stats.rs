@@ -29,6 +29,11 @@ pub struct Stats {
     /// What was not analysed, by reason (`truncated`, `corrupt`,
     /// `unsupported_link_type`, `not_ip`, `corrupt_compression`).
     pub skipped: BTreeMap<&'static str, SkipCount>,
+    /// Packets read inside a tunnel (`vxlan`, `geneve`, `gtp-u`, `erspan`,
+    /// `gre-ethernet`: see `decode::Tunnel`), by the outermost one: frames,
+    /// and datagrams reassembled from fragments of a tunnel packet (one
+    /// each). Empty when none was.
+    pub tunnels: BTreeMap<&'static str, u64>,
     /// Flows reported.
     pub flows: u64,
     /// Flows forced out of the table by the flow cap before they ended.
@@ -51,6 +56,7 @@ impl Default for Stats {
             bytes: 0,
             link_types: BTreeMap::new(),
             skipped: BTreeMap::new(),
+            tunnels: BTreeMap::new(),
             flows: 0,
             flows_evicted: 0,
             peak_live_flows: 0,
