@@ -150,6 +150,14 @@ fn flows_are_the_inner_connections() {
         ("10.131.47.185", 1923, 80)
     );
     assert_eq!((f.pkts_toserver, f.pkts_toclient), (27, 41));
+    // The human summary says what the flows were read inside.
+    let text = tamperscope::report::summary::render(&r);
+    assert!(
+        text.contains(
+            "read inside tunnels (packets; the flows are the inner connections): gtp-u 68"
+        ),
+        "{text}"
+    );
     // A user's GRE tunnel carrying IP stays a GRE flow.
     for p in [
         "zeek__zeek/testing/btest/Traces/tunnels/gre-sample.pcap",

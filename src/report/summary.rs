@@ -27,6 +27,14 @@ pub fn render(r: &Report) -> String {
             .collect();
         let _ = writeln!(out, "link types (DLT: frames): {}", lt.join(", "));
     }
+    if !s.tunnels.is_empty() {
+        let t: Vec<String> = s.tunnels.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(
+            out,
+            "read inside tunnels (packets; the flows are the inner connections): {}",
+            t.join(", ")
+        );
+    }
     for (reason, c) in &s.skipped {
         let _ = writeln!(
             out,
