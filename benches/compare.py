@@ -273,6 +273,15 @@ def report(rows, drows, mem):
          nd / a1 if nd and a1 else None, lambda v: v >= 3.5)
     line("speed-up over tshark conv,tcp (ratio of floor ratios)", "≥ 90×",
          ts / a1 if ts and a1 else None, lambda v: v >= 90)
+    # For reference only (the goals above compare one thread with the peers'
+    # one): `analyze` as run without -j uses one thread per core.
+    a2 = ratio("analyze --jsonl -j 2", "pcap")
+    for peer, val in (("ndpiReader -i", nd), ("tshark conv,tcp", ts)):
+        v = val / a2 if val and a2 else None
+        if v is None:
+            p(f"| speed-up over {peer}, analyze -j 2 (for reference) | – | not measured | – |")
+        else:
+            p(f"| speed-up over {peer}, analyze -j 2 (for reference) | – | {v:.2f}× | – |")
     if mem:
         single = {name: peak for j, name, peak, _, _, _ in mem if j == 1}
         if "2x pcap" in single and single.get("pcap"):
