@@ -21,6 +21,13 @@
 //! type, lengths), and the bytes inside must then read as an IP packet whose
 //! length fits: a UDP datagram that merely uses one of these ports stays a
 //! UDP datagram.
+//!
+//! Flows are keyed by the inner packets' addresses and ports alone: two
+//! tenants of an overlay (VXLAN or Geneve network ids) or two subscribers of
+//! a mobile core (GTP tunnel ids) that use the same private addresses and
+//! ports at the same time are one flow to us, as they are to Wireshark's
+//! conversation table. Captures of one mirror session or one network slice
+//! do not have that problem.
 
 use super::link::ethernet;
 
