@@ -298,7 +298,7 @@ pub struct Packet<'a> {
     /// The payload is shorter than the headers say (snap length).
     pub truncated: bool,
     /// The outermost tunnel the packet was read through, when the frame
-    /// carried it encapsulated ([`super::tunnel`]); its frame number, time
+    /// carried it encapsulated (see [`Tunnel`]); its frame number, time
     /// and wire length are the frame's.
     pub tunnel: Option<Tunnel>,
 }
