@@ -12,8 +12,8 @@ use super::packet::{DecodeError, Packet};
 use super::{ppp, wifi};
 use crate::capture::{Frame, LinkType};
 
-const ETH_IPV4: u16 = 0x0800;
-const ETH_IPV6: u16 = 0x86dd;
+pub(super) const ETH_IPV4: u16 = 0x0800;
+pub(super) const ETH_IPV6: u16 = 0x86dd;
 const ETH_VLAN: u16 = 0x8100;
 const ETH_QINQ: u16 = 0x88a8;
 const ETH_QINQ_OLD: u16 = 0x9100;

@@ -29,7 +29,7 @@
 //! conversation table. Captures of one mirror session or one network slice
 //! do not have that problem.
 
-use super::link::ethernet;
+use super::link::{ETH_IPV4, ETH_IPV6, ethernet};
 
 /// An encapsulation read through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -77,8 +77,6 @@ const GTP_U: u16 = 2152;
 const GRE_TEB: u16 = 0x6558;
 const GRE_ERSPAN_2: u16 = 0x88be;
 const GRE_ERSPAN_3: u16 = 0x22eb;
-const ETH_IPV4: u16 = 0x0800;
-const ETH_IPV6: u16 = 0x86dd;
 
 /// Whether a UDP datagram between these ports may carry a tunnel (the cheap
 /// test on every UDP packet; the header decides).
