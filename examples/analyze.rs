@@ -71,6 +71,10 @@ struct Args {
     /// added to the built-in ones; repeatable.
     #[arg(long = "signatures", value_name = "FILE")]
     signatures: Vec<PathBuf>,
+    /// The clients' TLS key log (SSLKEYLOGFILE): TLS 1.3 certificate chains
+    /// are then read and checked for interception too.
+    #[arg(long = "keylog", value_name = "FILE")]
+    keylog: Option<PathBuf>,
     /// Use the parallel path even for a small capture (for testing).
     #[arg(long, hide = true)]
     force_parallel: bool,
@@ -85,6 +89,24 @@ fn main() -> ExitCode {
     let mut cfg = Config::default()
         .threads(args.threads)
         .force_parallel(args.force_parallel);
+    if let Some(k) = &args.keylog {
+        match tamperscope::proto::TlsKeyLog::from_file(k) {
+            Ok(keys) => {
+                if keys.rejected > 0 {
+                    eprintln!(
+                        "warning: {}: {} lines not read as keys",
+                        k.display(),
+                        keys.rejected
+                    );
+                }
+                cfg = cfg.tls_keys(keys);
+            }
+            Err(e) => {
+                eprintln!("error: keylog {}: {e}", k.display());
+                return ExitCode::from(1);
+            }
+        }
+    }
     if !args.signatures.is_empty() {
         let paths: Vec<&std::path::Path> = args.signatures.iter().map(PathBuf::as_path).collect();
         match tamperscope::signatures::Signatures::with_files(&paths) {

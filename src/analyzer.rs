@@ -173,7 +173,7 @@ impl<'c> Analysis<'c> {
                 origin,
             },
         };
-        let emitter = Emitter::new(cfg.signatures.clone());
+        let emitter = Emitter::new(cfg.signatures.clone(), cfg.tls_keys.clone());
         Analysis {
             cap,
             pool,

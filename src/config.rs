@@ -48,6 +48,11 @@ pub struct Config {
     /// ([`crate::signatures::Signatures::builtin`]); add Censored Planet, OONI or
     /// TOML sets with [`crate::signatures::Signatures::with_files`].
     pub signatures: crate::signatures::Signatures,
+    /// TLS key logs (`SSLKEYLOGFILE`) of the capture's clients: with them the
+    /// certificate chains of TLS 1.3 handshakes, which the server encrypts,
+    /// are read and checked for interception like TLS 1.2 ones. Default:
+    /// none.
+    pub tls_keys: std::sync::Arc<crate::proto::TlsKeyLog>,
 }
 
 impl Default for Config {
@@ -65,6 +70,7 @@ impl Default for Config {
             stream_buffer_bytes: 16 * 1024,
             max_decompressed_bytes: 4 << 30,
             signatures: crate::signatures::Signatures::builtin(),
+            tls_keys: std::sync::Arc::default(),
         }
     }
 }
@@ -91,6 +97,12 @@ impl Config {
     /// Sets [`Config::signatures`].
     pub fn signatures(mut self, s: crate::signatures::Signatures) -> Config {
         self.signatures = s;
+        self
+    }
+
+    /// Sets [`Config::tls_keys`].
+    pub fn tls_keys(mut self, keys: crate::proto::TlsKeyLog) -> Config {
+        self.tls_keys = std::sync::Arc::new(keys);
         self
     }
 

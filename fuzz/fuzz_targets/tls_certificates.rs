@@ -1,12 +1,17 @@
 //! A server stream read for its certificate chain, each certificate parsed for
 //! the facts `tls.mitm` uses and matched against the built-in interception
 //! authorities, a client stream read for its alert, and the bytes read as a
-//! client's QUIC datagrams (Initials decrypted for their server name): any
-//! bytes give an answer or nothing, never a panic.
+//! client's QUIC datagrams (Initials decrypted for their server name), and as
+//! a TLS 1.3 server stream opened with a key log that has its client's keys:
+//! any bytes give an answer or nothing, never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tamperscope::proto::{cert_facts, client_alert, initial_sni, server_chain};
+use std::sync::OnceLock;
+
+use tamperscope::proto::{
+    TlsKeyLog, cert_facts, client_alert, initial_sni, server_chain, tls13_server_certificates,
+};
 use tamperscope::signatures::Signatures;
 
 fuzz_target!(|data: &[u8]| {
@@ -22,5 +27,20 @@ fuzz_target!(|data: &[u8]| {
     let _ = initial_sni(data.chunks(1400));
     if let Some(a) = client_alert(data) {
         assert!(a.stream_offset + 7 <= data.len());
+    }
+    // A ClientHello whose random the key log knows, then `data` as the
+    // server's stream (ServerHello, records).
+    static KEYS: OnceLock<TlsKeyLog> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        TlsKeyLog::parse(&format!(
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET {} {}",
+            "00".repeat(32),
+            "11".repeat(32)
+        ))
+    });
+    let mut up = vec![22, 3, 1, 0, 100, 1, 0, 0, 96, 3, 3];
+    up.extend_from_slice(&[0; 32]);
+    if let Some(c) = tls13_server_certificates(&up, data, keys) {
+        assert!(c.record_offset < data.len());
     }
 });

@@ -111,6 +111,8 @@ pub struct CaptureContext {
     /// The signatures (block pages, block addresses, false positives) from the
     /// analysis' [`crate::Config`].
     pub signatures: crate::signatures::Signatures,
+    /// The clients' TLS key logs, from the analysis' [`crate::Config`].
+    pub tls_keys: std::sync::Arc<crate::proto::TlsKeyLog>,
 }
 
 impl CaptureContext {
@@ -126,6 +128,18 @@ impl CaptureContext {
     pub fn with_signatures(signatures: crate::signatures::Signatures) -> CaptureContext {
         CaptureContext {
             signatures,
+            ..CaptureContext::default()
+        }
+    }
+
+    /// [`CaptureContext::with_signatures`], with the clients' TLS key logs.
+    pub fn with_keys(
+        signatures: crate::signatures::Signatures,
+        tls_keys: std::sync::Arc<crate::proto::TlsKeyLog>,
+    ) -> CaptureContext {
+        CaptureContext {
+            signatures,
+            tls_keys,
             ..CaptureContext::default()
         }
     }

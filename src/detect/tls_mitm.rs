@@ -2,9 +2,12 @@
 //! one with the traits of a forged leaf.
 //!
 //! Passive: the chain is read from the server's plaintext handshake, so only
-//! TLS 1.2 and older show it (TLS 1.3 encrypts the Certificate message; an
+//! TLS 1.2 and older show it, unless the analysis has the client's TLS key log
+//! ([`crate::Config::tls_keys`]): then a TLS 1.3 server's encrypted handshake
+//! records are opened ([`crate::proto::tls13_server_certificates`]) and its
+//! chain is judged the same way (evidence `decrypted_with`). Without keys an
 //! interception box that speaks 1.3 shows nothing here, and nothing is
-//! claimed). Evidence, strongest first:
+//! claimed. Evidence, strongest first:
 //! - a certificate whose SHA-256 or SPKI SHA-256 is a listed interception
 //!   authority's ([`crate::signatures`], `certificate.sha256` /
 //!   `certificate.spki_sha256`): Kazakhstan's Qaznet and ISCA roots as
@@ -25,7 +28,11 @@ use serde_json::{Value, json};
 
 use super::{CaptureContext, Detector, FindingBuilder, FlowView};
 use crate::flow::{TO_CLIENT, TO_SERVER};
-use crate::proto::{AppProto, CertFacts, cert_facts, client_alert, server_chain};
+use std::borrow::Cow;
+
+use crate::proto::{
+    AppProto, CertFacts, cert_facts, client_alert, server_chain, tls13_server_certificates,
+};
 use crate::report::Finding;
 use crate::signatures::CertField;
 
@@ -78,10 +85,23 @@ impl Detector for TlsMitm {
         if f.key.proto != 6 || v.app.proto != AppProto::Tls || v.down.first() != Some(&0x16) {
             return;
         }
-        let Some(chain) = server_chain(v.down) else {
-            return;
-        };
-        let facts: Vec<CertFacts> = chain.certificates.iter().map(|c| cert_facts(c)).collect();
+        // The plaintext chain (TLS 1.2 and older), else a TLS 1.3 chain
+        // opened with the client's key log (the whole held server stream: the
+        // judged start ends at the first encrypted record).
+        let (stream_offset, certificates, decrypted): (usize, Vec<Cow<'_, [u8]>>, bool) =
+            match server_chain(v.down) {
+                Some(c) => (c.stream_offset, c.certificates, false),
+                None if !cx.tls_keys.is_empty() => {
+                    let down = f.dirs[TO_CLIENT].stream.bytes();
+                    let Some(c) = tls13_server_certificates(v.up, down, &cx.tls_keys) else {
+                        return;
+                    };
+                    let certs = c.certificates.into_iter().map(Cow::Owned).collect();
+                    (c.record_offset, certs, true)
+                }
+                None => return,
+            };
+        let facts: Vec<CertFacts> = certificates.iter().map(|c| cert_facts(c)).collect();
         let Some(leaf) = facts.first() else { return };
         let db = cx.signatures.db();
         let hits = db.match_certificates(&facts);
@@ -108,7 +128,7 @@ impl Detector for TlsMitm {
                 .find(|m| m.offset as usize <= at)
                 .map(|m| m.frame)
         };
-        let cert_frame = frame_at(&mut down.stream.marks(), chain.stream_offset)
+        let cert_frame = frame_at(&mut down.stream.marks(), stream_offset)
             .or(down.first_payload_frame)
             .unwrap_or(down.first_frame);
         let mut frames = vec![cert_frame];
@@ -147,6 +167,9 @@ impl Detector for TlsMitm {
             )
             .trigger_from(v)
             .ooni("ssl_unknown_autority", "http-failure");
+        if decrypted {
+            b = b.evidence("decrypted_with", "tls_key_log");
+        }
         if let Some(h) = hits.first().and_then(|h| db.get(h.sig)) {
             b = b.profile(h.id.clone());
         } else if forged_leaf {

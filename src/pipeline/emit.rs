@@ -134,9 +134,12 @@ pub(crate) struct Emitter {
 
 impl Emitter {
     /// An emitter whose detectors match against `signatures`.
-    pub fn new(signatures: crate::signatures::Signatures) -> Emitter {
+    pub fn new(
+        signatures: crate::signatures::Signatures,
+        tls_keys: std::sync::Arc<crate::proto::TlsKeyLog>,
+    ) -> Emitter {
         Emitter {
-            context: CaptureContext::with_signatures(signatures),
+            context: CaptureContext::with_keys(signatures, tls_keys),
             ..Emitter::default()
         }
     }

@@ -26,6 +26,7 @@ mod gre;
 mod http;
 mod http_response;
 mod ike;
+mod keylog;
 mod l2tp;
 mod openvpn;
 mod pptp;
@@ -34,6 +35,7 @@ mod quic_initial;
 mod ssh;
 mod stun;
 mod tls;
+mod tls13;
 mod tls_handshake;
 mod tor;
 mod wireguard;
@@ -47,9 +49,11 @@ pub use dns_message::{
 pub use fet::{FetVerdict, fet_verdict};
 pub use http::{HttpRequest, http_request};
 pub use http_response::{HttpResponse, http_response, is_status_line};
+pub use keylog::TlsKeyLog;
 pub use quic_initial::initial_sni;
 pub use tls::client_hello_sni;
 pub use tls_handshake::{ClientAlert, ServerChain, client_alert, server_chain};
+pub use tls13::{Tls13Chain, server_certificates as tls13_server_certificates};
 
 use crate::flow::{Direction, Flow, StreamBuf, TO_CLIENT, TO_SERVER};
 
