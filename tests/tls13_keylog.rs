@@ -2,7 +2,8 @@
 //! holds two TLS 1.3 connections made by OpenSSL on loopback
 //! (`testdata/tls13/make.sh`), one whose server presents a leaf under a root
 //! named like Kazakhstan's interception root, one with an ordinary test
-//! chain, each with the client's SSLKEYLOGFILE. Wireshark, given the same key
+//! chain (both TLS_AES_128_GCM_SHA256), and the first again with
+//! TLS_AES_256_GCM_SHA384, each with the client's SSLKEYLOGFILE. Wireshark, given the same key
 //! logs, shows the same certificates in frame 6 of each.
 
 use std::path::{Path, PathBuf};
@@ -65,6 +66,18 @@ fn interception_is_found_with_the_key_log_only() {
     assert_eq!(chain[0]["issuer"], "C=KZ, CN=Qaznet Trust Network");
     assert_eq!(chain[1]["subject"], "C=KZ, CN=Qaznet Trust Network");
     assert_eq!(ev["matched"][0]["signature_id"], "kz_qaznet_2019_root_name");
+
+    // The same with TLS_AES_256_GCM_SHA384 (SHA-384 key schedule, AES-256).
+    let r = analyze(
+        "intercepted-tls13-aes256.pcap",
+        Some("intercepted-tls13-aes256.keys"),
+    );
+    let found = mitm(&r);
+    assert_eq!(found.len(), 1, "{:?}", r.findings);
+    assert_eq!(
+        found[0].evidence["chain"][1]["subject"],
+        "C=KZ, CN=Qaznet Trust Network"
+    );
 
     // Another connection's keys open nothing.
     let wrong = analyze("intercepted-tls13.pcap", Some("genuine-tls13.keys"));

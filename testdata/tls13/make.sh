@@ -3,7 +3,9 @@
 # connection on loopback whose server presents a leaf issued under a root named
 # like Kazakhstan's interception root ("Qaznet Trust Network"), with the
 # client's SSLKEYLOGFILE; and genuine-tls13.pcap/.keys, the same exchange with a
-# chain from an ordinary test root. Each server sends its leaf and root. Needs openssl and tcpdump; run as root.
+# chain from an ordinary test root; and intercepted-tls13-aes256.pcap/.keys,
+# the first with TLS_AES_256_GCM_SHA384 (the others use AES-128-GCM). Each
+# server sends its leaf and root. Needs openssl and tcpdump; run as root.
 #   testdata/tls13/make.sh [OUTDIR]   (default: this directory)
 set -euo pipefail
 out=$(cd "${1:-$(dirname "$0")}" && pwd)
@@ -24,9 +26,9 @@ root qaznet '/C=KZ/CN=Qaznet Trust Network'
 root genuine '/O=tamperscope test/CN=tamperscope Test Root CA'
 leaf forged qaznet blocked.example
 leaf real genuine allowed.example
-one() { # leaf port sni name issuer
+one() { # leaf port sni name issuer [suite]
     openssl s_server -quiet -tls1_3 -accept "127.0.0.1:$2" -cert "$1.pem" -cert_chain "$5.pem" -key "$1.key" -www \
-        -ciphersuites TLS_AES_128_GCM_SHA256 >/dev/null 2>&1 &
+        -ciphersuites "${6:-TLS_AES_128_GCM_SHA256}" >/dev/null 2>&1 &
     local srv=$!
     rm -f "$out/$4.keys" # openssl appends to a key log
     tcpdump -i lo -U -s 0 -w "$out/$4.pcap" "tcp port $2" >/dev/null 2>&1 &
@@ -39,4 +41,5 @@ one() { # leaf port sni name issuer
 }
 one forged 18443 blocked.example intercepted-tls13 qaznet
 one real 18444 allowed.example genuine-tls13 genuine
+one forged 18445 blocked.example intercepted-tls13-aes256 qaznet TLS_AES_256_GCM_SHA384
 ls -l "$out"
