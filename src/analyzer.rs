@@ -173,6 +173,21 @@ impl<'c> Analysis<'c> {
                 origin,
             },
         };
+        // TLS key logs the capture carries (pcapng Decryption Secrets
+        // Blocks) join the ones the caller gave.
+        let mut cfg = cfg;
+        if matches!(cap.format(), crate::capture::CaptureFormat::PcapNg) {
+            let logs = crate::capture::leading_tls_key_logs(cap.bytes());
+            if !logs.is_empty() {
+                let mut keys = (*cfg.tls_keys).clone();
+                for text in logs {
+                    keys.merge(crate::proto::TlsKeyLog::parse(&String::from_utf8_lossy(
+                        text,
+                    )));
+                }
+                cfg.tls_keys = std::sync::Arc::new(keys);
+            }
+        }
         let emitter = Emitter::new(cfg.signatures.clone(), cfg.tls_keys.clone());
         Analysis {
             cap,

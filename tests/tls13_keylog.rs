@@ -84,6 +84,16 @@ fn interception_is_found_with_the_key_log_only() {
     assert!(mitm(&wrong).is_empty(), "{:?}", wrong.findings);
 }
 
+/// The key log inside the capture (a pcapng Decryption Secrets Block, as
+/// `editcap --inject-secrets` writes it) is used without `--keylog`.
+#[test]
+fn keys_in_the_capture_are_used() {
+    let r = analyze("intercepted-tls13-dsb.pcapng", None);
+    let found = mitm(&r);
+    assert_eq!(found.len(), 1, "{:?}", r.findings);
+    assert_eq!(found[0].evidence["decrypted_with"], "tls_key_log");
+}
+
 #[test]
 fn a_genuine_chain_is_read_and_not_flagged() {
     let r = analyze("genuine-tls13.pcap", Some("genuine-tls13.keys"));

@@ -21,6 +21,9 @@ const IDB: u32 = 1;
 const OPB: u32 = 2;
 const SPB: u32 = 3;
 const EPB: u32 = 6;
+/// Decryption Secrets Block, and its secrets type for a TLS key log ("TLSK").
+const DSB: u32 = 0x0A;
+const DSB_TLS_KEY_LOG: u32 = 0x544c_534b;
 
 /// One interface of the current section.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +74,42 @@ fn rd32(b: &[u8], off: usize, be: bool) -> u32 {
     } else {
         u32::from_le_bytes(a)
     }
+}
+
+/// The TLS key logs of the Decryption Secrets Blocks before the first packet
+/// of a pcapng file (where Wireshark's `editcap --inject-secrets` puts them),
+/// as NSS key log text. Blocks are followed by their lengths only; a block
+/// that does not fit ends the search.
+pub(crate) fn leading_tls_key_logs(b: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    let mut be = false;
+    // Bounded: a file of thousands of non-packet blocks up front is not one
+    // a key log is looked for in.
+    for _ in 0..4096 {
+        if b.get(at..at + 16).is_none() {
+            break;
+        }
+        if rd32(b, at, false) == PCAPNG_SHB {
+            be = rd32(b, at + 8, false) != BOM;
+        }
+        let len = rd32(b, at + 4, be) as usize;
+        let Some(end) = at.checked_add(len).filter(|&e| len >= 12 && e <= b.len()) else {
+            break;
+        };
+        match rd32(b, at, be) {
+            EPB | SPB | OPB => break,
+            DSB if rd32(b, at + 8, be) == DSB_TLS_KEY_LOG => {
+                let n = rd32(b, at + 12, be) as usize;
+                if let Some(d) = b.get(at + 16..end).and_then(|d| d.get(..n)) {
+                    out.push(d);
+                }
+            }
+            _ => {}
+        }
+        at = end;
+    }
+    out
 }
 
 /// Checks that a pcapng file starts with a usable Section Header Block.
@@ -291,5 +330,50 @@ fn packet<'a>(
         link_type: iface.link_type,
         data,
         orig_len: origlen,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Little-endian block: type, total length, body, total length.
+    fn block(t: u32, body: &[u8]) -> Vec<u8> {
+        let len = (12 + body.len()) as u32;
+        let mut b = t.to_le_bytes().to_vec();
+        b.extend_from_slice(&len.to_le_bytes());
+        b.extend_from_slice(body);
+        b.extend_from_slice(&len.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn key_logs_before_the_first_packet() {
+        let mut shb_body = BOM.to_le_bytes().to_vec();
+        shb_body.extend_from_slice(&[1, 0, 0, 0]);
+        shb_body.extend_from_slice(&[0xff; 8]);
+        let shb = block(PCAPNG_SHB, &shb_body);
+        let mut dsb_body = DSB_TLS_KEY_LOG.to_le_bytes().to_vec();
+        dsb_body.extend_from_slice(&5u32.to_le_bytes());
+        dsb_body.extend_from_slice(b"keys\n\0\0\0");
+        let dsb = block(DSB, &dsb_body);
+        let epb = block(EPB, &[0; 20]);
+        let file = [shb.clone(), dsb.clone(), epb, dsb.clone()].concat();
+        assert_eq!(
+            leading_tls_key_logs(&file),
+            vec![&b"keys\n"[..]],
+            "the one after a packet is not read"
+        );
+        // A secrets length past its block, a block longer than the file, and
+        // cut files: nothing, no panic.
+        let mut bad = dsb_body.clone();
+        bad[4..8].copy_from_slice(&500u32.to_le_bytes());
+        assert!(leading_tls_key_logs(&[shb.clone(), block(DSB, &bad)].concat()).is_empty());
+        let mut long = dsb.clone();
+        long[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(leading_tls_key_logs(&[shb.clone(), long].concat()).is_empty());
+        for n in 0..file.len() {
+            let _ = leading_tls_key_logs(&file[..n]);
+        }
     }
 }

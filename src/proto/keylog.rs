@@ -70,6 +70,12 @@ impl TlsKeyLog {
         log
     }
 
+    /// Adds `other`'s keys (and its rejected-line count) to this log.
+    pub fn merge(&mut self, other: TlsKeyLog) {
+        self.server_handshake.extend(other.server_handshake);
+        self.rejected += other.rejected;
+    }
+
     /// Reads a key log file.
     pub fn from_file(path: &Path) -> std::io::Result<TlsKeyLog> {
         Ok(TlsKeyLog::parse(&std::fs::read_to_string(path)?))
