@@ -17,6 +17,8 @@ use aes_gcm::{AeadInOut, Aes128Gcm};
 use hkdf::Hkdf;
 use sha2::Sha256;
 
+use super::tls13::label_info;
+
 /// Version 1's Initial salt (RFC 9001 §5.2).
 const SALT_V1: [u8; 20] = [
     0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17, 0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad,
@@ -67,13 +69,7 @@ struct Keys {
 
 /// HKDF-Expand-Label (RFC 8446 §7.1) with an empty context.
 fn expand_label(secret: &Hkdf<Sha256>, label: &[u8], out: &mut [u8]) -> Option<()> {
-    let mut info = Vec::with_capacity(4 + 6 + label.len());
-    info.extend_from_slice(&u16::try_from(out.len()).ok()?.to_be_bytes());
-    info.push(u8::try_from(6 + label.len()).ok()?);
-    info.extend_from_slice(b"tls13 ");
-    info.extend_from_slice(label);
-    info.push(0);
-    secret.expand(&info, out).ok()
+    secret.expand(&label_info(label, out.len())?, out).ok()
 }
 
 /// A salt and the label prefix of the keys derived with it.

@@ -16,7 +16,9 @@ use aes_gcm::{AeadInOut, Aes128Gcm, Aes256Gcm, KeyInit};
 use hkdf::Hkdf;
 use sha2::{Sha256, Sha384};
 
+use super::be16;
 use super::keylog::TlsKeyLog;
+use super::tls_handshake::u24 as u24_at;
 
 const RECORD_HEADER: usize = 5;
 const CHANGE_CIPHER_SPEC: u8 = 20;
@@ -53,19 +55,12 @@ enum Sealer {
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<usize> {
-    Some(usize::from(u16::from_be_bytes([
-        *b.get(at)?,
-        *b.get(at + 1)?,
-    ])))
+    be16(b, at).map(usize::from)
 }
 
-fn u24_at(b: &[u8], at: usize) -> Option<usize> {
-    let x = b.get(at..at + 3)?;
-    Some((usize::from(x[0]) << 16) | (usize::from(x[1]) << 8) | usize::from(x[2]))
-}
-
-/// The HkdfLabel of RFC 8446 §7.1 with an empty context.
-fn label_info(label: &[u8], len: usize) -> Option<Vec<u8>> {
+/// The HkdfLabel of RFC 8446 §7.1 with an empty context (QUIC's Initial
+/// keys use it too).
+pub(super) fn label_info(label: &[u8], len: usize) -> Option<Vec<u8>> {
     let mut info = Vec::with_capacity(4 + 6 + label.len());
     info.extend_from_slice(&u16::try_from(len).ok()?.to_be_bytes());
     info.push(u8::try_from(6 + label.len()).ok()?);

@@ -66,7 +66,8 @@ fn handshake_bytes(stream: &[u8]) -> (Cow<'_, [u8]>, Vec<(usize, usize)>) {
     (joined, map)
 }
 
-fn u24(b: &[u8], at: usize) -> Option<usize> {
+/// The big-endian 24-bit length at `at` (TLS handshake lengths).
+pub(super) fn u24(b: &[u8], at: usize) -> Option<usize> {
     let x = b.get(at..at + 3)?;
     Some((usize::from(x[0]) << 16) | (usize::from(x[1]) << 8) | usize::from(x[2]))
 }
