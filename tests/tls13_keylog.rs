@@ -3,7 +3,8 @@
 //! (`testdata/tls13/make.sh`), one whose server presents a leaf under a root
 //! named like Kazakhstan's interception root, one with an ordinary test
 //! chain (both TLS_AES_128_GCM_SHA256), and the first again with
-//! TLS_AES_256_GCM_SHA384, each with the client's SSLKEYLOGFILE. Wireshark, given the same key
+//! TLS_AES_256_GCM_SHA384 and with TLS_CHACHA20_POLY1305_SHA256, each with the
+//! client's SSLKEYLOGFILE. Wireshark, given the same key
 //! logs, shows the same certificates in frame 6 of each.
 
 use std::path::{Path, PathBuf};
@@ -67,17 +68,20 @@ fn interception_is_found_with_the_key_log_only() {
     assert_eq!(chain[1]["subject"], "C=KZ, CN=Qaznet Trust Network");
     assert_eq!(ev["matched"][0]["signature_id"], "kz_qaznet_2019_root_name");
 
-    // The same with TLS_AES_256_GCM_SHA384 (SHA-384 key schedule, AES-256).
-    let r = analyze(
-        "intercepted-tls13-aes256.pcap",
-        Some("intercepted-tls13-aes256.keys"),
-    );
-    let found = mitm(&r);
-    assert_eq!(found.len(), 1, "{:?}", r.findings);
-    assert_eq!(
-        found[0].evidence["chain"][1]["subject"],
-        "C=KZ, CN=Qaznet Trust Network"
-    );
+    // The same with TLS_AES_256_GCM_SHA384 (SHA-384 key schedule, AES-256)
+    // and with TLS_CHACHA20_POLY1305_SHA256.
+    for suite in ["aes256", "chacha20"] {
+        let r = analyze(
+            &format!("intercepted-tls13-{suite}.pcap"),
+            Some(&format!("intercepted-tls13-{suite}.keys")),
+        );
+        let found = mitm(&r);
+        assert_eq!(found.len(), 1, "{suite}: {:?}", r.findings);
+        assert_eq!(
+            found[0].evidence["chain"][1]["subject"],
+            "C=KZ, CN=Qaznet Trust Network"
+        );
+    }
 
     // Another connection's keys open nothing.
     let wrong = analyze("intercepted-tls13.pcap", Some("genuine-tls13.keys"));

@@ -7,12 +7,14 @@
 //! negotiated suite, the record header as associated data and the IV XOR the
 //! record's sequence number as nonce (§5.3), the real content type last in
 //! the plaintext (§5.2). The records are opened one by one from the first
-//! after the ServerHello until the Certificate message is whole. The AES-GCM
-//! suites are read (`TLS_AES_128_GCM_SHA256`, `TLS_AES_256_GCM_SHA384`);
-//! ChaCha20-Poly1305 is not.
+//! after the ServerHello until the Certificate message is whole. The three
+//! suites browsers offer are read (`TLS_AES_128_GCM_SHA256`,
+//! `TLS_AES_256_GCM_SHA384`, `TLS_CHACHA20_POLY1305_SHA256`, the last chosen
+//! by phones without AES instructions); the CCM suites are not.
 
 use aes_gcm::aead::{Nonce, Tag};
 use aes_gcm::{AeadInOut, Aes128Gcm, Aes256Gcm, KeyInit};
+use chacha20poly1305::ChaCha20Poly1305;
 use hkdf::Hkdf;
 use sha2::{Sha256, Sha384};
 
@@ -52,6 +54,7 @@ pub struct Tls13Chain {
 enum Sealer {
     Aes128(Box<Aes128Gcm>),
     Aes256(Box<Aes256Gcm>),
+    ChaCha20(Box<ChaCha20Poly1305>),
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<usize> {
@@ -81,6 +84,14 @@ fn traffic_keys(suite: u16, secret: &[u8]) -> Option<(Sealer, [u8; 12])> {
             prk.expand(&label_info(b"iv", 12)?, &mut iv).ok()?;
             let aead = Aes128Gcm::new_from_slice(&key).ok()?;
             Some((Sealer::Aes128(Box::new(aead)), iv))
+        }
+        0x1303 => {
+            let prk = Hkdf::<Sha256>::from_prk(secret).ok()?;
+            let mut key = [0u8; 32];
+            prk.expand(&label_info(b"key", 32)?, &mut key).ok()?;
+            prk.expand(&label_info(b"iv", 12)?, &mut iv).ok()?;
+            let aead = ChaCha20Poly1305::new_from_slice(&key).ok()?;
+            Some((Sealer::ChaCha20(Box::new(aead)), iv))
         }
         0x1302 => {
             let prk = Hkdf::<Sha384>::from_prk(secret).ok()?;
@@ -124,6 +135,14 @@ fn open(
                 header,
                 plain.as_mut_slice().into(),
                 &Tag::<Aes256Gcm>::try_from(tag).ok()?,
+            )
+            .is_ok(),
+        Sealer::ChaCha20(a) => a
+            .decrypt_inout_detached(
+                &Nonce::<ChaCha20Poly1305>::from(nonce),
+                header,
+                plain.as_mut_slice().into(),
+                &Tag::<ChaCha20Poly1305>::try_from(tag).ok()?,
             )
             .is_ok(),
     };
@@ -253,8 +272,8 @@ pub fn server_certificates(up: &[u8], down: &[u8], keys: &TlsKeyLog) -> Option<T
 mod tests {
     use super::*;
 
-    /// The AES-GCM suites with secrets of their hash's length; ChaCha20 is
-    /// not read. (The keys themselves are checked end to end by
+    /// The three suites, with secrets of their hash's length; the CCM
+    /// suites are not read. (The keys themselves are checked end to end by
     /// `tests/tls13_keylog.rs`: OpenSSL's handshake opens with them.)
     #[test]
     fn suites_read() {
@@ -266,7 +285,14 @@ mod tests {
             traffic_keys(0x1302, &[7; 48]),
             Some((Sealer::Aes256(_), _))
         ));
-        assert!(traffic_keys(0x1303, &[7; 32]).is_none());
+        assert!(matches!(
+            traffic_keys(0x1303, &[7; 32]),
+            Some((Sealer::ChaCha20(_), _))
+        ));
+        assert!(
+            traffic_keys(0x1304, &[7; 32]).is_none(),
+            "TLS_AES_128_CCM_SHA256"
+        );
         assert!(
             traffic_keys(0x1301, &[7; 8]).is_none(),
             "a secret shorter than the hash"

@@ -4,7 +4,8 @@
 # like Kazakhstan's interception root ("Qaznet Trust Network"), with the
 # client's SSLKEYLOGFILE; and genuine-tls13.pcap/.keys, the same exchange with a
 # chain from an ordinary test root; and intercepted-tls13-aes256.pcap/.keys,
-# the first with TLS_AES_256_GCM_SHA384 (the others use AES-128-GCM). Each
+# the first with TLS_AES_256_GCM_SHA384, and -chacha20 with
+# TLS_CHACHA20_POLY1305_SHA256 (the others use AES-128-GCM). Each
 # server sends its leaf and root. intercepted-tls13-dsb.pcapng is the first
 # with its key log embedded. Needs openssl, tcpdump and editcap; run as root.
 #   testdata/tls13/make.sh [OUTDIR]   (default: this directory)
@@ -43,6 +44,7 @@ one() { # leaf port sni name issuer [suite]
 one forged 18443 blocked.example intercepted-tls13 qaznet
 one real 18444 allowed.example genuine-tls13 genuine
 one forged 18445 blocked.example intercepted-tls13-aes256 qaznet TLS_AES_256_GCM_SHA384
+one forged 18446 blocked.example intercepted-tls13-chacha20 qaznet TLS_CHACHA20_POLY1305_SHA256
 # The first capture as pcapng with its key log inside (a Decryption Secrets
 # Block), as Wireshark's editcap writes it.
 editcap --inject-secrets "tls,$out/intercepted-tls13.keys" "$out/intercepted-tls13.pcap" \
