@@ -12,6 +12,7 @@
 //! `TLS_AES_256_GCM_SHA384`, `TLS_CHACHA20_POLY1305_SHA256`, the last chosen
 //! by phones without AES instructions); the CCM suites are not.
 
+use aes_gcm::aead::consts::{U12, U16};
 use aes_gcm::aead::{Nonce, Tag};
 use aes_gcm::{AeadInOut, Aes128Gcm, Aes256Gcm, KeyInit};
 use chacha20poly1305::ChaCha20Poly1305;
@@ -107,6 +108,19 @@ fn traffic_keys(suite: u16, secret: &[u8]) -> Option<(Sealer, [u8; 12])> {
 
 /// Opens one record (`header` its 5 bytes, `sealed` its payload) sealed
 /// with sequence number `seq`: the plaintext and its real content type.
+/// Opens `buf` in place with any of the suites' AEADs (12-byte nonce,
+/// 16-byte tag); false when the tag does not verify.
+fn open_in_place<A>(a: &A, nonce: [u8; 12], aad: &[u8], buf: &mut [u8], tag: &[u8]) -> bool
+where
+    A: AeadInOut<NonceSize = U12, TagSize = U16>,
+{
+    let Ok(tag) = Tag::<A>::try_from(tag) else {
+        return false;
+    };
+    a.decrypt_inout_detached(&Nonce::<A>::from(nonce), aad, buf.into(), &tag)
+        .is_ok()
+}
+
 fn open(
     sealer: &Sealer,
     iv: &[u8; 12],
@@ -121,30 +135,9 @@ fn open(
     }
     let mut plain = ct.to_vec();
     let ok = match sealer {
-        Sealer::Aes128(a) => a
-            .decrypt_inout_detached(
-                &Nonce::<Aes128Gcm>::from(nonce),
-                header,
-                plain.as_mut_slice().into(),
-                &Tag::<Aes128Gcm>::try_from(tag).ok()?,
-            )
-            .is_ok(),
-        Sealer::Aes256(a) => a
-            .decrypt_inout_detached(
-                &Nonce::<Aes256Gcm>::from(nonce),
-                header,
-                plain.as_mut_slice().into(),
-                &Tag::<Aes256Gcm>::try_from(tag).ok()?,
-            )
-            .is_ok(),
-        Sealer::ChaCha20(a) => a
-            .decrypt_inout_detached(
-                &Nonce::<ChaCha20Poly1305>::from(nonce),
-                header,
-                plain.as_mut_slice().into(),
-                &Tag::<ChaCha20Poly1305>::try_from(tag).ok()?,
-            )
-            .is_ok(),
+        Sealer::Aes128(a) => open_in_place(&**a, nonce, header, &mut plain, tag),
+        Sealer::Aes256(a) => open_in_place(&**a, nonce, header, &mut plain, tag),
+        Sealer::ChaCha20(a) => open_in_place(&**a, nonce, header, &mut plain, tag),
     };
     if !ok {
         return None;
