@@ -83,6 +83,24 @@ fn interception_is_found_with_the_key_log_only() {
         );
     }
 
+    // After a HelloRetryRequest (and its change_cipher_spec) the real
+    // ServerHello comes a round trip later; the chain is read past both.
+    let r = analyze(
+        "intercepted-tls13-hrr.pcap",
+        Some("intercepted-tls13-hrr.keys"),
+    );
+    let found = mitm(&r);
+    assert_eq!(found.len(), 1, "hrr: {:?}", r.findings);
+    assert_eq!(found[0].frames, vec![9], "as Wireshark shows it");
+    assert_eq!(
+        found[0].evidence["chain"][0]["subject"],
+        "CN=blocked.example"
+    );
+    assert!(
+        mitm(&analyze("intercepted-tls13-hrr.pcap", None)).is_empty(),
+        "no keys, no claim"
+    );
+
     // Another connection's keys open nothing.
     let wrong = analyze("intercepted-tls13.pcap", Some("genuine-tls13.keys"));
     assert!(mitm(&wrong).is_empty(), "{:?}", wrong.findings);

@@ -7,7 +7,8 @@
 //! negotiated suite, the record header as associated data and the IV XOR the
 //! record's sequence number as nonce (§5.3), the real content type last in
 //! the plaintext (§5.2). The records are opened one by one from the first
-//! after the ServerHello until the Certificate message is whole. The three
+//! after the ServerHello (the real one, after a HelloRetryRequest) until the
+//! Certificate message is whole. The three
 //! suites browsers offer are read (`TLS_AES_128_GCM_SHA256`,
 //! `TLS_AES_256_GCM_SHA384`, `TLS_CHACHA20_POLY1305_SHA256`, the last chosen
 //! by phones without AES instructions); the CCM suites are not.
@@ -180,6 +181,37 @@ fn tls13_suite(body: &[u8]) -> Option<u16> {
     None
 }
 
+/// The body of the server's ServerHello and the offset of the record after
+/// it. A server that wants another key share first sends a
+/// HelloRetryRequest (a ServerHello with [`HELLO_RETRY`] as its random,
+/// §4.1.4), perhaps a change_cipher_spec, and after the client's second
+/// ClientHello its real ServerHello, still in plaintext: the records up to it
+/// are stepped over. (The second ClientHello repeats the first one's random,
+/// so the key log's line for the connection is found by the first.)
+fn server_hello(down: &[u8]) -> Option<(&[u8], usize)> {
+    let mut at = 0;
+    // A HelloRetryRequest, a change_cipher_spec, the ServerHello.
+    for _ in 0..3 {
+        let h = down.get(at..at + RECORD_HEADER)?;
+        let len = u16_at(h, 3)?;
+        let payload = down.get(at + RECORD_HEADER..at + RECORD_HEADER + len)?;
+        at += RECORD_HEADER + len;
+        match h[0] {
+            CHANGE_CIPHER_SPEC => continue,
+            HANDSHAKE => {}
+            _ => return None,
+        }
+        if *payload.first()? != SERVER_HELLO {
+            return None;
+        }
+        let body = payload.get(4..4 + u24_at(payload, 1)?)?;
+        if body.get(2..34)? != HELLO_RETRY {
+            return Some((body, at));
+        }
+    }
+    None
+}
+
 /// The certificates of a TLS 1.3 Certificate message body (§4.4.2).
 fn certificate_list(msg: &[u8]) -> Option<Vec<Vec<u8>>> {
     let ctx = usize::from(*msg.first()?);
@@ -201,19 +233,8 @@ fn certificate_list(msg: &[u8]) -> Option<Vec<Vec<u8>>> {
 /// and the records open.
 pub fn server_certificates(up: &[u8], down: &[u8], keys: &TlsKeyLog) -> Option<Tls13Chain> {
     let secret = keys.server_handshake_secret(client_random(up)?)?;
-    // The ServerHello: the first handshake message of the server stream.
-    let h = down.get(..RECORD_HEADER)?;
-    if h[0] != HANDSHAKE {
-        return None;
-    }
-    let len = u16_at(h, 3)?;
-    let hello = down.get(RECORD_HEADER..RECORD_HEADER + len)?;
-    if *hello.first()? != SERVER_HELLO {
-        return None;
-    }
-    let body = hello.get(4..4 + u24_at(hello, 1)?)?;
+    let (body, mut at) = server_hello(down)?;
     let (sealer, iv) = traffic_keys(tls13_suite(body)?, secret)?;
-    let mut at = RECORD_HEADER + len;
     let mut seq = 0u64;
     let mut handshake: Vec<u8> = Vec::new();
     // (offset in `handshake`, stream offset of the record it came from)
@@ -320,5 +341,35 @@ mod tests {
         ] {
             assert!(server_certificates(&up, down, &keys).is_none());
         }
+    }
+
+    /// A HelloRetryRequest and a change_cipher_spec are stepped over to the
+    /// ServerHello after them; retry after retry is not followed for ever,
+    /// and nothing but those two may come before the ServerHello.
+    #[test]
+    fn hello_retry_is_stepped_over() {
+        let hello = |random: &[u8]| {
+            let mut body = vec![3, 3];
+            body.extend_from_slice(random);
+            body.extend_from_slice(&[0, 0x13, 0x01, 0, 0, 6, 0, 43, 0, 2, 3, 4]);
+            let mut msg = vec![SERVER_HELLO, 0, 0, body.len() as u8];
+            msg.extend_from_slice(&body);
+            let mut rec = vec![HANDSHAKE, 3, 3, 0, msg.len() as u8];
+            rec.extend_from_slice(&msg);
+            rec
+        };
+        let ccs = [CHANGE_CIPHER_SPEC, 3, 3, 0, 1, 1];
+        let real = hello(&[7; 32]);
+        let retry = hello(&HELLO_RETRY);
+        let stream = [retry.clone(), ccs.to_vec(), real.clone()].concat();
+        let (body, after) = server_hello(&stream).expect("the second ServerHello");
+        assert_eq!(body.get(2..34), Some(&[7u8; 32][..]));
+        assert_eq!(after, stream.len());
+        assert_eq!(tls13_suite(body), Some(0x1301));
+        assert_eq!(server_hello(&real).map(|(_, a)| a), Some(real.len()));
+        let retries = [retry.clone(), retry.clone(), retry.clone(), real.clone()].concat();
+        assert!(server_hello(&retries).is_none());
+        let alert = [&[21u8, 3, 3, 0, 2, 2, 40][..], &real].concat();
+        assert!(server_hello(&alert).is_none());
     }
 }
