@@ -24,7 +24,8 @@
 //!   options on demand), the quoted header of ICMP errors, and the payload as a
 //!   slice. Port mirrors and operator tunnels (VXLAN, Geneve, GTP-U, ERSPAN,
 //!   GRE Ethernet bridging) are read through to the packet inside, marked with
-//!   its [`decode::Tunnel`] and counted in the stats; users' own tunnels (GRE
+//!   its [`decode::Tunnel`] (which its flow and flow record keep) and counted
+//!   in the stats; users' own tunnels (GRE
 //!   with IP, PPTP, IPsec...) stay whole for the VPN detectors. Fragments are
 //!   reassembled by a bounded [`decode::Defragmenter`] (a fragmented tunnel
 //!   packet is opened once whole).

@@ -138,6 +138,11 @@ fn flows_are_the_inner_connections() {
     assert_eq!(f.dest_ip.to_string(), "54.86.237.188");
     assert_eq!(f.http_host.as_deref(), Some("eu.httpbin.org"));
     assert_eq!((f.pkts_toserver, f.pkts_toclient), (7, 5));
+    assert_eq!(
+        f.tunnel,
+        Some("vxlan"),
+        "the record says what it came through"
+    );
     // HTTP in GTP-U whose outer packets were fragmented: tshark's inner
     // conversation (`-z conv,tcp`), 27 packets up and 41 down.
     let r = report(
@@ -150,6 +155,7 @@ fn flows_are_the_inner_connections() {
         ("10.131.47.185", 1923, 80)
     );
     assert_eq!((f.pkts_toserver, f.pkts_toclient), (27, 41));
+    assert_eq!(f.tunnel, Some("gtp-u"));
     // The human summary says what the flows were read inside.
     let text = tamperscope::report::summary::render(&r);
     assert!(
@@ -166,7 +172,9 @@ fn flows_are_the_inner_connections() {
         let r = report(p);
         assert!(r.stats.tunnels.is_empty(), "{p}: {:?}", r.stats.tunnels);
         assert!(
-            r.flows.iter().all(|f| f.proto == "gre"),
+            r.flows
+                .iter()
+                .all(|f| f.proto == "gre" && f.tunnel.is_none()),
             "{p}: {:?}",
             r.flows
         );

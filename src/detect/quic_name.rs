@@ -137,6 +137,7 @@ mod tests {
             dest_ip: "192.0.2.9".parse().expect("address"),
             dest_port: 443,
             proto: "udp".into(),
+            tunnel: None,
             app_proto: "quic",
             app_proto_confidence: Some("certain"),
             first_frame: id * 10,

@@ -207,6 +207,7 @@ mod tests {
             dest_ip: "192.0.2.8".parse().expect("address"),
             dest_port: port,
             proto: "tcp".into(),
+            tunnel: None,
             app_proto: "tls",
             app_proto_confidence: Some("certain"),
             first_frame: id * 10,

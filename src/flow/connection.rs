@@ -1,7 +1,7 @@
 //! One flow: a connection (TCP) or a conversation (UDP, ICMP, other IP protocols).
 
 use crate::capture::Timestamp;
-use crate::decode::{Packet, TcpHeader, Transport};
+use crate::decode::{Packet, TcpHeader, Transport, Tunnel};
 
 use super::expiry::Timeout;
 use super::key::{Endpoint, FlowKey};
@@ -143,6 +143,9 @@ pub struct Flow<'c> {
     pub icmp_errors: Vec<IcmpError>,
     /// A FIN from both sides, or a RST, was seen.
     pub closed: bool,
+    /// The tunnel (outermost, when nested) the flow's first packet was read
+    /// through: a flow seen at a port mirror or in a mobile core.
+    pub tunnel: Option<Tunnel>,
     /// The first packet was sent by the client (false when it was a SYN-ACK).
     first_from_client: bool,
     /// The timeout this flow is queued under in its table (none before its
@@ -207,6 +210,7 @@ impl<'c> Flow<'c> {
             zeek,
             icmp_errors,
             closed: false,
+            tunnel: p.tunnel,
             first_from_client: !swap,
             queued: None,
         }

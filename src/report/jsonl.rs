@@ -60,6 +60,10 @@ fn flow_line(line: &mut Vec<u8>, r: &FlowRecord) -> io::Result<()> {
     o.int(u64::from(r.dest_port))?;
     o.raw(b",\"proto\":")?;
     o.str(&r.proto)?;
+    if let Some(t) = r.tunnel {
+        o.raw(b",\"tunnel\":")?;
+        o.str(t)?;
+    }
     o.raw(b",\"app_proto\":")?;
     o.str(r.app_proto)?;
     o.raw(b",\"app_proto_confidence\":")?;
@@ -211,6 +215,7 @@ mod tests {
             },
             dest_port: 65535,
             proto: "ip-253".into(),
+            tunnel: some.then_some("gtp-u"),
             app_proto: "dns",
             app_proto_confidence: some.then_some("certain"),
             first_frame: 1,

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::capture::Timestamp;
+use crate::decode::Tunnel;
 pub use crate::flow::zeek::History;
 
 use crate::flow::{Flow, TO_CLIENT, TO_SERVER};
@@ -44,6 +45,11 @@ pub struct FlowRecord {
     pub dest_port: u16,
     /// `tcp`, `udp`, `icmp`, `ipv6-icmp`, ... (`ip-N` for others).
     pub proto: Cow<'static, str>,
+    /// The tunnel the flow was read through (`vxlan`, `geneve`, `gtp-u`,
+    /// `erspan`, `gre-ethernet`: the outermost); absent for a flow on the
+    /// capture's own link, as Suricata's EVE leaves out `tunnel`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<&'static str>,
     /// The application protocol identified.
     pub app_proto: &'static str,
     /// `certain` or `likely`; null when nothing was identified.
@@ -143,6 +149,7 @@ impl FlowRecord {
             dest_ip: f.server.addr,
             dest_port: f.server.port,
             proto: proto_name(f.key.proto),
+            tunnel: f.tunnel.map(Tunnel::name),
             app_proto: app.proto.as_str(),
             app_proto_confidence: app.confidence.map(|c| c.as_str()),
             first_frame: f.first_frame,
