@@ -2,11 +2,14 @@
 //!
 //! Builds on the TCP findings of the same flow: a ClientHello was sent, no
 //! ServerHello came back, and the connection was reset by an injected RST or its
-//! ClientHello was swallowed. The SNI is the trigger.
+//! ClientHello was swallowed. The SNI is the trigger; a ClientHello that
+//! carried an ECH or ESNI extension says so (`encrypted_client_hello`), since
+//! censors block by the extension as well as by the name (the outer SNI of a
+//! real ECH hello is the provider's public name, not the site).
 
 use super::{CaptureContext, Detector, FindingBuilder, FlowView};
 use crate::flow::TO_SERVER;
-use crate::proto::AppProto;
+use crate::proto::{AppProto, client_hello_hidden_name};
 use crate::report::Finding;
 
 /// The detector.
@@ -51,6 +54,9 @@ impl Detector for TlsInterference {
             .evidence("cause", cause.kind)
             .trigger_from(v)
             .ooni(failure, "http-failure");
+        if let Some(h) = client_hello_hidden_name(v.up) {
+            b = b.evidence("encrypted_client_hello", h.as_str());
+        }
         if let Some(p) = cause.profile {
             b = b.profile(p);
         }

@@ -229,6 +229,50 @@ pub(super) fn client_hello_body_sni(body: &[u8]) -> Option<String> {
     None
 }
 
+/// An extension of a ClientHello that encrypts or hides the name it is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HiddenName {
+    /// Encrypted Client Hello (`encrypted_client_hello`, 0xfe0d; the drafts'
+    /// 0xfe08-0xfe0c too). Browsers send a GREASE one when they have no ECH
+    /// key for the server, with the real name in the outer SNI; a real one
+    /// carries the provider's public name there (`cloudflare-ech.com`).
+    Ech,
+    /// Encrypted SNI, ECH's predecessor (`encrypted_server_name`, 0xffce),
+    /// which the GFW blocked outright in 2020.
+    Esni,
+}
+
+impl HiddenName {
+    /// The name in the evidence.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HiddenName::Ech => "ech",
+            HiddenName::Esni => "esni",
+        }
+    }
+}
+
+/// Whether the ClientHello at the start of `b` carries an ECH or ESNI
+/// extension: censors that key on them (Russia's on ECH to Cloudflare's
+/// public name, as reported from November 2024; China's on ESNI, from
+/// 2020) block by it.
+pub fn client_hello_hidden_name(b: &[u8]) -> Option<HiddenName> {
+    let body = handshake_message(b)?;
+    let mut ext = Reader {
+        b: hello_extensions(&body)?,
+    };
+    while let (Some(ty), Some(len)) = (ext.u16(), ext.u16()) {
+        ext.take(len)?;
+        match ty {
+            0xfe08..=0xfe0d => return Some(HiddenName::Ech),
+            0xffce => return Some(HiddenName::Esni),
+            _ => {}
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

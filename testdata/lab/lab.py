@@ -319,6 +319,46 @@ http { access_log off; types { text/html html; }
                     self.flow(p2, SRV["web"], 443, "tcp", ["tls.interference", "tcp.blackhole"], {"sni": blocked}),
                     self.flow(p3, SRV["web"], 443, "tcp", [], None, "control after")])
 
+    def hello(self, sni, ip, cport, ech=False, timeout=5):
+        r = sh("ip netns exec tsl-cli timeout %d %s %s/echhello.py %s %d %s 443 %s %s--timeout %d" % (
+            timeout + 5, PY, HERE, CLIENT, cport, ip, sni, "--ech " if ech else "", timeout),
+            check=False, capture=True, timeout=timeout + 10)
+        self.note("hello %s%s port %d -> %s" % (sni, " (ECH)" if ech else "", cport, r.stdout.strip()))
+        return r
+
+    def sc_tls_ech_drop(self):
+        # Russia's TSPU as reported from November 2024: a ClientHello with an ECH extension
+        # and Cloudflare's public name as its SNI is dropped; the same name
+        # without ECH, and ECH with another name (Chrome's GREASE), pass.
+        name = "tls-ech-drop"
+        public, allowed = "cloudflare-ech.com", self.take_allowed()
+        tmo = self.rng.choice([4, 5, 6])
+        reset_censor()
+        ipt("-A FORWARD -m connmark --mark 0x1 -j DROP")
+        ipt("-A FORWARD -p tcp --dport 443 -m string --algo bm --string '%s' "
+            "-m string --algo bm --hex-string '|fe0d|' -j CONNMARK --set-mark 0x1" % public)
+        ipt("-A FORWARD -m connmark --mark 0x1 -j DROP")
+        cap = self.capture(name)
+        p1, p2, p3, p4 = self.port(), self.port(), self.port(), self.port()
+        self.hello(public, SRV["web"], p1)
+        self.hello(public, SRV["web"], p2, ech=True, timeout=tmo)
+        self.hello(allowed, SRV["web"], p3, ech=True)
+        self.hello(allowed, SRV["web"], p4)
+        self.stop_capture(cap)
+        reset_censor()
+        self.truth(name, "TLS ClientHello with Encrypted Client Hello and the provider's public name dropped "
+                         "(Russia's TSPU and Cloudflare, November 2024)",
+                   {"trigger": "sni+ech", "sni": public, "extension": "encrypted_client_hello (0xfe0d)",
+                    "action": "drop every packet of the flow, both directions, from the ClientHello on (connmark)",
+                    "client_timeout_s": tmo, "residual_s": 0},
+                   [dict(self.flow(p1, SRV["web"], 443, "tcp", [], None, "control: the public name, no ECH"),
+                         client_hello_ech=False),
+                    dict(self.flow(p2, SRV["web"], 443, "tcp", ["tls.interference", "tcp.blackhole"],
+                                   {"sni": public}), client_hello_ech=True),
+                    dict(self.flow(p3, SRV["web"], 443, "tcp", [], None, "control: ECH (as GREASE) with another name"),
+                         client_hello_ech=True),
+                    dict(self.flow(p4, SRV["web"], 443, "tcp", [], None, "control: plain"), client_hello_ech=False)])
+
     def sc_gfw_rst(self):
         name = "gfw-rst"
         rng = self.rng
@@ -881,7 +921,7 @@ http { access_log off; types { text/html html; }
             print("   done in %.1f s" % (time.time() - t0), flush=True)
 
 
-SCENARIOS = ["http-host-rst", "tls-sni-reset", "tls-sni-drop", "gfw-rst", "http-blockpage", "http-dnat",
+SCENARIOS = ["http-host-rst", "tls-sni-reset", "tls-sni-drop", "tls-ech-drop", "gfw-rst", "http-blockpage", "http-dnat",
              "dns-injection", "dns-manipulation", "throttle", "blackout", "benign-traps", "tls-mitm", "vpn-openvpn", "vpn-wireguard", "vpn-shadowsocks", "quic-sni"]
 THR_QUEUE = 3
 

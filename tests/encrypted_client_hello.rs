@@ -1,0 +1,155 @@
+//! ClientHellos that hide their name (ECH, ESNI) are told apart from others:
+//! censors block by the extension itself (Russia by ECH to Cloudflare's
+//! public name, China by ESNI), so a blocked handshake's evidence says when
+//! its ClientHello carried one. The expectations are Wireshark's
+//! (`tshark -Y tls.handshake.type==1 -e tls.handshake.extension.type`:
+//! 65037 is ECH, 65486 ESNI).
+
+mod common;
+
+use tamperscope::flow::TO_SERVER;
+use tamperscope::proto::{HiddenName, client_hello_hidden_name, client_hello_sni};
+use tamperscope::{Analyzer, Config};
+
+/// (capture, [(client port, outer SNI, extension)]) for every ClientHello.
+const CAPTURES: &[(&str, &[(u16, &str, Option<HiddenName>)])] = &[
+    // Chrome's GREASE ECH: the real name outside.
+    (
+        "ntop__nDPI/tests/cfgs/default/pcap/tls_ech.pcapng",
+        &[(
+            47460,
+            "performance.radar.cloudflare.com",
+            Some(HiddenName::Ech),
+        )],
+    ),
+    // Real ECH: Cloudflare's public name outside.
+    (
+        "zeek__zeek/testing/btest/Traces/tls/tls13-ech.pcap",
+        &[
+            (51066, "cloudflare-ech.com", Some(HiddenName::Ech)),
+            (51071, "cloudflare-ech.com", Some(HiddenName::Ech)),
+        ],
+    ),
+    (
+        "ntop__nDPI/tests/cfgs/default/pcap/tls_esni_sni_both.pcap",
+        &[
+            (
+                55500,
+                "these-are-not-the-droids-youre-looking-for.com",
+                Some(HiddenName::Esni),
+            ),
+            (
+                55514,
+                "you-think-thats-normal-tls-traffic-youre-seeing.com",
+                Some(HiddenName::Esni),
+            ),
+        ],
+    ),
+    // Ordinary ClientHellos (Chrome 34, 2014).
+    (
+        "zeek__zeek/testing/btest/Traces/tls/chrome-34-google.pcap",
+        &[],
+    ),
+];
+
+#[test]
+fn hidden_names_are_told_apart() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let analyzer = Analyzer::new(Config::default().threads(1));
+    for &(path, want) in CAPTURES {
+        let p = corpus.join(path);
+        if !p.is_file() {
+            println!("SKIPPED {path}: not in this corpus");
+            continue;
+        }
+        let cap = analyzer.open(&p).expect(path);
+        let mut seen = Vec::new();
+        let mut hellos = 0;
+        for f in analyzer.flows(&cap) {
+            let up = f.dirs[TO_SERVER].stream.bytes();
+            let Some(sni) = client_hello_sni(up) else {
+                continue;
+            };
+            hellos += 1;
+            let hidden = client_hello_hidden_name(up);
+            if want.is_empty() {
+                assert_eq!(hidden, None, "{path}: {sni}");
+            } else {
+                seen.push((f.client.port, sni, hidden));
+            }
+        }
+        let want: Vec<(u16, String, Option<HiddenName>)> = want
+            .iter()
+            .map(|&(p, s, h)| (p, s.to_string(), h))
+            .collect();
+        if !want.is_empty() {
+            seen.sort_by_key(|s| s.0);
+            assert_eq!(seen, want, "{path}");
+        }
+        assert!(hellos > 0, "{path}: no ClientHello read");
+        println!("{path}: {hellos} ClientHellos as expected");
+    }
+}
+
+/// None of the lab's TLS ClientHellos (curl and OpenSSL, which send neither)
+/// is taken for one.
+#[test]
+fn ordinary_client_hellos_hide_nothing() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/lab/captures");
+    let analyzer = Analyzer::new(Config::default().threads(1));
+    let mut hellos = 0;
+    for name in [
+        "tls-sni-reset.pcap",
+        "tls-sni-drop.pcap",
+        "tls-mitm.pcap",
+        "gfw-rst.pcap",
+    ] {
+        let cap = analyzer.open(&dir.join(name)).expect(name);
+        for f in analyzer.flows(&cap) {
+            let up = f.dirs[TO_SERVER].stream.bytes();
+            if client_hello_sni(up).is_some() {
+                hellos += 1;
+                assert_eq!(client_hello_hidden_name(up), None, "{name}");
+            }
+        }
+    }
+    assert!(hellos >= 6, "{hellos} ClientHellos");
+}
+
+/// The lab's ECH block (`tls-ech-drop`: a ClientHello with ECH and the public
+/// name `cloudflare-ech.com` dropped, as Russia's TSPU does): the finding says
+/// the hello carried ECH; the same name without ECH, and ECH with another
+/// name, went through and are not accused. An SNI block's finding
+/// (`tls-sni-drop`) does not say it.
+#[test]
+fn a_blocked_hello_says_it_carried_ech() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/lab/captures");
+    let analyzer = Analyzer::new(Config::default().threads(1));
+    let r = analyzer
+        .analyze_path(&dir.join("tls-ech-drop.pcap"))
+        .expect("capture");
+    let tls: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind == "tls.interference")
+        .collect();
+    assert_eq!(tls.len(), 1, "{:?}", r.findings);
+    assert_eq!(tls[0].evidence["encrypted_client_hello"], "ech");
+    assert_eq!(
+        tls[0].trigger.as_ref().map(|t| t["sni"].clone()),
+        Some("cloudflare-ech.com".into())
+    );
+    let accused: std::collections::BTreeSet<u64> = r.findings.iter().map(|f| f.flow_id).collect();
+    assert_eq!(accused.len(), 1, "only the ECH hello to the public name");
+    let r = analyzer
+        .analyze_path(&dir.join("tls-sni-drop.pcap"))
+        .expect("capture");
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.kind == "tls.interference")
+        .expect("the SNI block");
+    assert!(f.evidence.get("encrypted_client_hello").is_none());
+}
