@@ -11,8 +11,11 @@ use tamperscope::flow::TO_SERVER;
 use tamperscope::proto::{HiddenName, client_hello_hidden_name, client_hello_sni};
 use tamperscope::{Analyzer, Config};
 
-/// (capture, [(client port, outer SNI, extension)]) for every ClientHello.
-const CAPTURES: &[(&str, &[(u16, &str, Option<HiddenName>)])] = &[
+/// A ClientHello: its client port, its (outer) SNI, the extension it has.
+type Hello = (u16, &'static str, Option<HiddenName>);
+
+/// (capture, every ClientHello in it; none: none of them has one).
+const CAPTURES: &[(&str, &[Hello])] = &[
     // Chrome's GREASE ECH: the real name outside.
     (
         "ntop__nDPI/tests/cfgs/default/pcap/tls_ech.pcapng",
