@@ -123,9 +123,10 @@ fn ordinary_client_hellos_hide_nothing() {
 
 /// The lab's ECH block (`tls-ech-drop`: a ClientHello with ECH and the public
 /// name `cloudflare-ech.com` dropped, as Russia's TSPU does): the finding says
-/// the hello carried ECH; the same name without ECH, and ECH with another
-/// name, went through and are not accused. An SNI block's finding
-/// (`tls-sni-drop`) does not say it.
+/// the hello carried ECH and names the flow in which the same server answered
+/// the same name without ECH; that one, and ECH with another name, went
+/// through and are not accused. An SNI block's finding (`tls-sni-drop`) does
+/// not say ECH, and names a handshake of another name as its control.
 #[test]
 fn a_blocked_hello_says_it_carried_ech() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/lab/captures");
@@ -146,6 +147,20 @@ fn a_blocked_hello_says_it_carried_ech() {
     );
     let accused: std::collections::BTreeSet<u64> = r.findings.iter().map(|f| f.flow_id).collect();
     assert_eq!(accused.len(), 1, "only the ECH hello to the public name");
+    // The control: the same server answered the same name without ECH (its
+    // ServerHello in frame 6, as Wireshark shows): the extension was the
+    // trigger.
+    let control = &tls[0].evidence["server_completed_handshake"];
+    assert_eq!(control["server_hello_frame"], 6, "{control}");
+    assert_eq!(control["encrypted_client_hello"], false);
+    let id = control["flow_id"].as_u64().expect("flow id");
+    let flow = r
+        .flows
+        .iter()
+        .find(|f| f.flow_id == id)
+        .expect("control flow");
+    assert_eq!(flow.sni.as_deref(), Some("cloudflare-ech.com"));
+    assert_eq!(flow.verdict, tamperscope::report::FlowVerdict::Ok);
     let r = analyzer
         .analyze_path(&dir.join("tls-sni-drop.pcap"))
         .expect("capture");
@@ -155,4 +170,14 @@ fn a_blocked_hello_says_it_carried_ech() {
         .find(|f| f.kind == "tls.interference")
         .expect("the SNI block");
     assert!(f.evidence.get("encrypted_client_hello").is_none());
+    // The control before it, another name on the same server.
+    let control = &f.evidence["server_completed_handshake"];
+    assert_eq!(control["server_hello_frame"], 6, "{control}");
+    let id = control["flow_id"].as_u64().expect("flow id");
+    let flow = r
+        .flows
+        .iter()
+        .find(|x| x.flow_id == id)
+        .expect("control flow");
+    assert_ne!(flow.sni, Some("ukraina.example".into()));
 }

@@ -87,6 +87,19 @@ impl<'f> FlowView<'f> {
     }
 }
 
+/// The TLS handshakes a server completed (a ServerHello came back): the
+/// first flow whose ClientHello had no ECH or ESNI extension, and the first
+/// whose ClientHello had one, each as (flow id, frame of the ServerHello).
+/// A handshake killed after its ClientHello is told apart with them: the
+/// server works, for hellos like which ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TlsServed {
+    /// A completed handshake whose ClientHello hid no name.
+    pub plain: Option<(u64, u64)>,
+    /// A completed handshake whose ClientHello had an ECH or ESNI extension.
+    pub hidden: Option<(u64, u64)>,
+}
+
 /// What the analysis knows about the rest of the capture when it judges a flow.
 #[derive(Debug, Default)]
 pub struct CaptureContext {
@@ -106,6 +119,12 @@ pub struct CaptureContext {
     /// most [`CaptureContext::MAX_ANSWERING`] servers, and over all.
     goodput: hashbrown::HashMap<IpAddr, f64>,
     best_goodput: f64,
+    /// Per TLS server address and port, the handshakes it completed, for at
+    /// most [`CaptureContext::MAX_ANSWERING`] of them.
+    tls_served: hashbrown::HashMap<(IpAddr, u16), TlsServed>,
+    /// The client stream start of the flow being noted, when it spans
+    /// segments.
+    scratch: Vec<u8>,
     /// Connection outcomes over time, for the capture-wide blackout judgement.
     pub blackouts: BlackoutTracker,
     /// The signatures (block pages, block addresses, false positives) from the
@@ -168,6 +187,9 @@ impl CaptureContext {
                 *g = g.max(rate);
             }
         }
+        if f.key.proto == 6 {
+            self.observe_tls(f);
+        }
         if f.key.proto == 6 && f.dirs[TO_SERVER].baseline.tcp.syn.is_some() {
             let n = self.attempts.len();
             if let Some(e) = match self.attempts.get_mut(&f.client.addr) {
@@ -183,6 +205,47 @@ impl CaptureContext {
                 }
             }
         }
+    }
+
+    /// Notes a TCP flow whose server answered its ClientHello with a
+    /// ServerHello.
+    fn observe_tls(&mut self, f: &Flow) {
+        let down = &f.dirs[TO_CLIENT];
+        let Some(frame) = down.first_payload_frame else {
+            return;
+        };
+        if !matches!(down.stream.peek::<6>(0), Some([0x16, 3, _, _, _, 2])) {
+            return;
+        }
+        let k = (f.server.addr, f.server.port);
+        if self.tls_served.len() >= Self::MAX_ANSWERING && !self.tls_served.contains_key(&k) {
+            return;
+        }
+        let up = crate::proto::judged_start(&f.dirs[TO_SERVER].stream, true, &mut self.scratch);
+        let hidden = crate::proto::client_hello_hidden_name(up).is_some();
+        let served = self.tls_served.entry(k).or_default();
+        let slot = if hidden {
+            &mut served.hidden
+        } else {
+            &mut served.plain
+        };
+        slot.get_or_insert((f.id, frame));
+    }
+
+    /// The TLS handshakes the server of `f` completed on its port in other
+    /// flows of the capture, as far as it has been read.
+    pub fn tls_served(&self, f: &Flow) -> TlsServed {
+        let mut s = self
+            .tls_served
+            .get(&(f.server.addr, f.server.port))
+            .copied()
+            .unwrap_or_default();
+        for slot in [&mut s.plain, &mut s.hidden] {
+            if slot.is_some_and(|(id, _)| id == f.id) {
+                *slot = None;
+            }
+        }
+        s
     }
 
     /// Whether a client tried many peers that never answered (peer-to-peer

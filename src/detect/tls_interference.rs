@@ -5,7 +5,13 @@
 //! ClientHello was swallowed. The SNI is the trigger; a ClientHello that
 //! carried an ECH or ESNI extension says so (`encrypted_client_hello`), since
 //! censors block by the extension as well as by the name (the outer SNI of a
-//! real ECH hello is the provider's public name, not the site).
+//! real ECH hello is the provider's public name, not the site). When the same
+//! server completed a handshake in another flow, that flow is named
+//! (`server_completed_handshake`): the server works, so the content of this
+//! hello (its name, its extension) is what was blocked. A control whose hello
+//! had no ECH or ESNI extension is preferred: for a hello with one, a plain
+//! hello getting through (above all with the same name) says the extension
+//! was what was blocked.
 
 use super::{CaptureContext, Detector, FindingBuilder, FlowView};
 use crate::flow::TO_SERVER;
@@ -20,7 +26,7 @@ impl Detector for TlsInterference {
         "tls.interference"
     }
 
-    fn inspect(&self, v: &FlowView<'_>, _cx: &CaptureContext, out: &mut Vec<Finding>) {
+    fn inspect(&self, v: &FlowView<'_>, cx: &CaptureContext, out: &mut Vec<Finding>) {
         if v.app.proto != AppProto::Tls {
             return;
         }
@@ -54,8 +60,17 @@ impl Detector for TlsInterference {
             .evidence("cause", cause.kind)
             .trigger_from(v)
             .ooni(failure, "http-failure");
-        if let Some(h) = client_hello_hidden_name(v.up) {
+        let hidden = client_hello_hidden_name(v.up);
+        if let Some(h) = hidden {
             b = b.evidence("encrypted_client_hello", h.as_str());
+        }
+        let served = cx.tls_served(f);
+        let control = (served.plain.map(|c| (c, false))).or(served.hidden.map(|c| (c, true)));
+        if let Some(((id, frame), ech)) = control {
+            b = b.evidence(
+                "server_completed_handshake",
+                serde_json::json!({"flow_id": id, "server_hello_frame": frame, "encrypted_client_hello": ech}),
+            );
         }
         if let Some(p) = cause.profile {
             b = b.profile(p);
