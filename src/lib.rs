@@ -82,7 +82,11 @@
 //!   that is down by the capture-wide context: a handshake retransmitted
 //!   without an answer counts only when the same server answered other flows;
 //!   throttling likewise needs another transfer of the capture that ran far
-//!   faster (the context keeps each server's best goodput).
+//!   faster (the context keeps each server's best goodput); a TLS handshake
+//!   killed after its ClientHello names a flow in which the same server
+//!   completed one (the context keeps the first per server and port, with and
+//!   without an ECH/ESNI extension in its hello), so that the hello's name or
+//!   extension, not the server, is shown to be what was blocked.
 //! - `pipeline` drives the walk on one thread or, for large captures, cuts the map
 //!   into byte ranges (one per thread per 8 MiB chunk) re-synchronised to record
 //!   boundaries, walks and decodes them in parallel into per-shard buckets (each
