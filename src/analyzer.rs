@@ -121,6 +121,10 @@ pub struct Analysis<'c> {
     /// Bytes of the capture handled so far (for progress reporting).
     progress: usize,
     stage: Stage,
+    /// TLS key logs of the pcapng Decryption Secrets Blocks read (with their
+    /// offsets), to join the keys before the flows of the window they were
+    /// read in are judged.
+    secrets: Vec<(usize, &'c [u8])>,
 }
 
 /// Where an [`Analysis`] is.
@@ -173,21 +177,11 @@ impl<'c> Analysis<'c> {
                 origin,
             },
         };
-        // TLS key logs the capture carries (pcapng Decryption Secrets
-        // Blocks) join the ones the caller gave.
-        let mut cfg = cfg;
-        if matches!(cap.format(), crate::capture::CaptureFormat::PcapNg) {
-            let logs = crate::capture::leading_tls_key_logs(cap.bytes());
-            if !logs.is_empty() {
-                let mut keys = (*cfg.tls_keys).clone();
-                for text in logs {
-                    keys.merge(crate::proto::TlsKeyLog::parse(&String::from_utf8_lossy(
-                        text,
-                    )));
-                }
-                cfg.tls_keys = std::sync::Arc::new(keys);
-            }
-        }
+        // TLS key logs the capture carries (pcapng Decryption Secrets Blocks)
+        // join the ones the caller gave: those before the first packet (read
+        // by the probe above) before anything is judged, the others as each
+        // window that holds one is read.
+        let secrets = probe.take_secrets();
         let emitter = Emitter::new(cfg.signatures.clone(), cfg.tls_keys.clone());
         Analysis {
             cap,
@@ -202,6 +196,7 @@ impl<'c> Analysis<'c> {
             started: Instant::now(),
             progress: 0,
             stage: Stage::Reading,
+            secrets,
         }
     }
 
@@ -225,7 +220,9 @@ impl<'c> Analysis<'c> {
             self.pool.as_ref().and_then(Workers::pool),
             &mut self.progress,
             &mut self.stop,
+            &mut self.secrets,
         );
+        self.emitter.add_key_logs(std::mem::take(&mut self.secrets));
         self.emitter.note(&self.shards);
         more
     }
@@ -259,6 +256,7 @@ impl<'c> Analysis<'c> {
             progress,
             stop,
             stage,
+            secrets,
             ..
         } = self;
         let Some(pool) = pool.as_ref().and_then(Workers::pool) else {
@@ -275,7 +273,19 @@ impl<'c> Analysis<'c> {
         let (judged, more) = pool.install(|| {
             rayon::join(
                 || emitter.judge_taken(&taken),
-                || read_window(cap, cfg, mode, shards, counts, Some(pool), progress, stop),
+                || {
+                    read_window(
+                        cap,
+                        cfg,
+                        mode,
+                        shards,
+                        counts,
+                        Some(pool),
+                        progress,
+                        stop,
+                        secrets,
+                    )
+                },
             )
         });
         emitter.release(judged, ready);
@@ -284,6 +294,9 @@ impl<'c> Analysis<'c> {
         for (t, flows) in shards.tables.iter_mut().zip(taken) {
             t.give_back(flows);
         }
+        // Keys read in this window serve its flows, not the ones judged
+        // meanwhile.
+        emitter.add_key_logs(std::mem::take(secrets));
         emitter.note(shards);
         if !more {
             *stage = Stage::Ending;
@@ -333,6 +346,7 @@ fn read_window<'c>(
     pool: Option<&rayon::ThreadPool>,
     progress: &mut usize,
     stop: &mut Option<WalkStop>,
+    secrets: &mut Vec<(usize, &'c [u8])>,
 ) -> bool {
     let window = usize::try_from(cfg.window_bytes)
         .unwrap_or(usize::MAX)
@@ -342,6 +356,9 @@ fn read_window<'c>(
         Mode::Sequential { walker: w, origin } => {
             let until = w.offset().max(*origin).saturating_add(window);
             crate::pipeline::run_sequential(w, until, shards, counts);
+            // (The ones before the first packet were read when it started.)
+            let origin = *origin;
+            secrets.extend(w.take_secrets().into_iter().filter(|&(at, _)| at >= origin));
             *progress = w.offset().min(bytes.len());
             if w.finished() {
                 *stop = w.stop().cloned();
@@ -374,6 +391,7 @@ fn read_window<'c>(
                             bytes, p, chunk_end, &st, ni, parts, shards, counts,
                         )
                     });
+                    secrets.extend(r.secrets);
                     *pos = r.pos;
                     *state = r.state;
                     *next_index = r.next_index;

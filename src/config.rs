@@ -51,8 +51,9 @@ pub struct Config {
     /// TLS key logs (`SSLKEYLOGFILE`) of the capture's clients: with them the
     /// certificate chains of TLS 1.3 handshakes, which the server encrypts,
     /// are read and checked for interception like TLS 1.2 ones. Default:
-    /// none; the key logs a pcapng carries (Decryption Secrets Blocks before
-    /// its first packet) are added to these.
+    /// none; the key logs a pcapng carries (Decryption Secrets Blocks,
+    /// wherever they are: each is added as the walk reaches it, for the
+    /// flows judged from then on) are added to these.
     pub tls_keys: std::sync::Arc<crate::proto::TlsKeyLog>,
 }
 

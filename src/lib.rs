@@ -73,7 +73,8 @@
 //!   ([`signatures::ReferenceMatcher`]). The TLS interception detector reads
 //!   the server's certificate chain from the plaintext handshake (TLS 1.2 and
 //!   older; TLS 1.3 hides it unless the clients' key log is given,
-//!   [`Config::tls_keys`] or a pcapng Decryption Secrets Block, when
+//!   [`Config::tls_keys`] or pcapng Decryption Secrets Blocks, read as the
+//!   walk reaches them, when
 //!   [`proto::tls13_server_certificates`] opens the server's encrypted
 //!   handshake records), parses each certificate with `x509-parser` and
 //!   looks its SHA-256, SPKI SHA-256 and issuer and subject names up in the

@@ -116,6 +116,42 @@ fn keys_in_the_capture_are_used() {
     assert_eq!(found[0].evidence["decrypted_with"], "tls_key_log");
 }
 
+/// A Decryption Secrets Block after the first packets (`mergecap -a` of the
+/// genuine connection and the one above keeps it in place) is read as the
+/// walk reaches it, before the flows of its window are judged: on one thread
+/// and on the parallel path, in one window or in windows of 2 KiB, the
+/// intercepted connection is found and the genuine one is not.
+#[test]
+fn keys_later_in_the_capture_are_used() {
+    let mut seen = Vec::new();
+    for cfg in [
+        Config::default().threads(1),
+        Config::default().threads(2).force_parallel(true),
+        Config::default().threads(1).window_bytes(2048),
+        Config::default()
+            .threads(2)
+            .force_parallel(true)
+            .window_bytes(2048),
+    ] {
+        let r = Analyzer::new(cfg)
+            .analyze_path(&data("keys-mid-capture.pcapng"))
+            .expect("capture");
+        let found = mitm(&r);
+        assert_eq!(found.len(), 1, "{:?}", r.findings);
+        assert_eq!(found[0].evidence["decrypted_with"], "tls_key_log");
+        assert_eq!(
+            found[0].evidence["chain"][0]["subject"],
+            "CN=blocked.example"
+        );
+        assert_eq!(r.findings.len(), 1, "the genuine chain is not flagged");
+        seen.push((r.flows.clone(), r.findings.clone()));
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] == w[1]),
+        "same records on every path"
+    );
+}
+
 #[test]
 fn a_genuine_chain_is_read_and_not_flagged() {
     let r = analyze("genuine-tls13.pcap", Some("genuine-tls13.keys"));

@@ -27,6 +27,5 @@ pub use linktype::LinkType;
 pub use open::{Capture, CaptureFormat};
 pub use walker::{SkipReason, WalkState, WalkStop, Walker};
 
-pub(crate) use pcapng::leading_tls_key_logs;
 pub(crate) use resync::resync;
 pub(crate) use walker::Step;

@@ -76,42 +76,6 @@ fn rd32(b: &[u8], off: usize, be: bool) -> u32 {
     }
 }
 
-/// The TLS key logs of the Decryption Secrets Blocks before the first packet
-/// of a pcapng file (where Wireshark's `editcap --inject-secrets` puts them),
-/// as NSS key log text. Blocks are followed by their lengths only; a block
-/// that does not fit ends the search.
-pub(crate) fn leading_tls_key_logs(b: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut at = 0usize;
-    let mut be = false;
-    // Bounded: a file of thousands of non-packet blocks up front is not one
-    // a key log is looked for in.
-    for _ in 0..4096 {
-        if b.get(at..at + 16).is_none() {
-            break;
-        }
-        if rd32(b, at, false) == PCAPNG_SHB {
-            be = rd32(b, at + 8, false) != BOM;
-        }
-        let len = rd32(b, at + 4, be) as usize;
-        let Some(end) = at.checked_add(len).filter(|&e| len >= 12 && e <= b.len()) else {
-            break;
-        };
-        match rd32(b, at, be) {
-            EPB | SPB | OPB => break,
-            DSB if rd32(b, at + 8, be) == DSB_TLS_KEY_LOG => {
-                let n = rd32(b, at + 12, be) as usize;
-                if let Some(d) = b.get(at + 16..end).and_then(|d| d.get(..n)) {
-                    out.push(d);
-                }
-            }
-            _ => {}
-        }
-        at = end;
-    }
-    out
-}
-
 /// Checks that a pcapng file starts with a usable Section Header Block.
 pub(crate) fn check_first_section(b: &[u8]) -> Result<(), FormatError> {
     if b.len() < 12 {
@@ -305,6 +269,14 @@ pub(crate) fn read_block<'a>(rest: &'a [u8], st: &mut NgState) -> (Step<'a>, usi
             );
             (Step::Frame(f), len)
         }
+        DSB if len >= 20 && rd32(blk, 8, be) == DSB_TLS_KEY_LOG => {
+            // Secrets type, secrets length, the secrets (padded), options.
+            let n = rd32(blk, 12, be) as usize;
+            match blk.get(16..len - 4).and_then(|d| d.get(..n)) {
+                Some(d) => (Step::Secrets(d), len),
+                None => (Step::Other, len),
+            }
+        }
         _ => (Step::Other, len),
     }
 }
@@ -347,8 +319,25 @@ mod tests {
         b
     }
 
+    /// The TLS key logs of the walk's secrets.
+    fn walked_secrets(file: &[u8]) -> Vec<&[u8]> {
+        let mut st = NgState::default();
+        let mut at = 0;
+        let mut out = Vec::new();
+        while at < file.len() {
+            let (step, used) = read_block(&file[at..], &mut st);
+            match step {
+                Step::Secrets(d) => out.push(d),
+                Step::Stop(..) => break,
+                _ => {}
+            }
+            at += used;
+        }
+        out
+    }
+
     #[test]
-    fn key_logs_before_the_first_packet() {
+    fn key_logs_wherever_they_are() {
         let mut shb_body = BOM.to_le_bytes().to_vec();
         shb_body.extend_from_slice(&[1, 0, 0, 0]);
         shb_body.extend_from_slice(&[0xff; 8]);
@@ -357,23 +346,21 @@ mod tests {
         dsb_body.extend_from_slice(&5u32.to_le_bytes());
         dsb_body.extend_from_slice(b"keys\n\0\0\0");
         let dsb = block(DSB, &dsb_body);
-        let epb = block(EPB, &[0; 20]);
-        let file = [shb.clone(), dsb.clone(), epb, dsb.clone()].concat();
-        assert_eq!(
-            leading_tls_key_logs(&file),
-            vec![&b"keys\n"[..]],
-            "the one after a packet is not read"
-        );
+        let mut other = 0x5753_4b47u32.to_le_bytes().to_vec(); // WireGuard keys
+        other.extend_from_slice(&5u32.to_le_bytes());
+        other.extend_from_slice(b"wgkey\0\0\0");
+        let file = [shb.clone(), dsb.clone(), block(DSB, &other), dsb.clone()].concat();
+        assert_eq!(walked_secrets(&file), vec![&b"keys\n"[..], &b"keys\n"[..]]);
         // A secrets length past its block, a block longer than the file, and
         // cut files: nothing, no panic.
         let mut bad = dsb_body.clone();
         bad[4..8].copy_from_slice(&500u32.to_le_bytes());
-        assert!(leading_tls_key_logs(&[shb.clone(), block(DSB, &bad)].concat()).is_empty());
+        assert!(walked_secrets(&[shb.clone(), block(DSB, &bad)].concat()).is_empty());
         let mut long = dsb.clone();
         long[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(leading_tls_key_logs(&[shb.clone(), long].concat()).is_empty());
+        assert!(walked_secrets(&[shb.clone(), long].concat()).is_empty());
         for n in 0..file.len() {
-            let _ = leading_tls_key_logs(&file[..n]);
+            let _ = walked_secrets(&file[..n]);
         }
     }
 }

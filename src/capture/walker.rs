@@ -92,6 +92,8 @@ pub(crate) enum Step<'a> {
     Frame(Frame<'a>),
     /// A record that carries no packet (pcapng SHB, IDB, statistics...).
     Other,
+    /// A pcapng Decryption Secrets Block holding a TLS key log (its text).
+    Secrets(&'a [u8]),
     /// The walk cannot go on.
     Stop(SkipReason, String),
 }
@@ -104,6 +106,9 @@ pub struct Walker<'a> {
     state: WalkState,
     next_index: u64,
     stop: Option<WalkStop>,
+    /// The TLS key logs of the Decryption Secrets Blocks walked over, with
+    /// their byte offsets, until taken.
+    secrets: Vec<(usize, &'a [u8])>,
 }
 
 impl<'a> Walker<'a> {
@@ -123,7 +128,14 @@ impl<'a> Walker<'a> {
             state,
             next_index: first_index,
             stop: None,
+            secrets: Vec::new(),
         }
+    }
+
+    /// The TLS key logs of the pcapng Decryption Secrets Blocks walked over
+    /// since last taken, each with the byte offset of its block.
+    pub(crate) fn take_secrets(&mut self) -> Vec<(usize, &'a [u8])> {
+        std::mem::take(&mut self.secrets)
     }
 
     /// Offset of the next record to read.
@@ -181,6 +193,11 @@ impl<'a> Walker<'a> {
                 self.pos += used;
                 Some(Step::Other)
             }
+            Step::Secrets(text) => {
+                self.secrets.push((self.pos, text));
+                self.pos += used;
+                Some(Step::Secrets(text))
+            }
         }
     }
 }
@@ -193,7 +210,7 @@ impl<'a> Iterator for Walker<'a> {
         loop {
             match self.step()? {
                 Step::Frame(f) => return Some(f),
-                Step::Other => continue,
+                Step::Other | Step::Secrets(_) => continue,
                 Step::Stop(..) => return None,
             }
         }

@@ -144,6 +144,22 @@ impl Emitter {
         }
     }
 
+    /// Adds the TLS key logs read from the capture (pcapng Decryption Secrets
+    /// Blocks) to the keys the detectors have: called after a window is read
+    /// and before its flows are judged, on every path alike.
+    pub fn add_key_logs(&mut self, logs: Vec<(usize, &[u8])>) {
+        if logs.is_empty() {
+            return;
+        }
+        let mut keys = (*self.context.tls_keys).clone();
+        for (_, text) in logs {
+            keys.merge(crate::proto::TlsKeyLog::parse(&String::from_utf8_lossy(
+                text,
+            )));
+        }
+        self.context.tls_keys = std::sync::Arc::new(keys);
+    }
+
     /// Takes note of the flows that have ended, as each window ends: samples
     /// the flows held and counts the ended ones. Putting them in release
     /// order and into the capture-wide context ([`order`](Emitter::order))

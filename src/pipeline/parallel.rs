@@ -18,6 +18,7 @@ struct RangeOut<'a> {
     counts: Counts,
     buckets: Buckets<'a>,
     frags: Vec<Packet<'a>>,
+    secrets: Vec<(usize, &'a [u8])>,
 }
 
 /// A decoded packet and its key's [`FlowKey::stable_hash`]: the walk hashes
@@ -66,6 +67,7 @@ fn walk_range<'a>(
         counts,
         buckets,
         frags,
+        secrets: w.take_secrets(),
     }
 }
 
@@ -112,11 +114,14 @@ fn map_pinned<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec
 }
 
 /// What one window did.
-pub(crate) struct WindowEnd {
+pub(crate) struct WindowEnd<'c> {
     pub pos: usize,
     pub state: WalkState,
     pub next_index: u64,
     pub stop: Option<WalkStop>,
+    /// The TLS key logs of the Decryption Secrets Blocks walked over, in
+    /// file order.
+    pub secrets: Vec<(usize, &'c [u8])>,
 }
 
 /// Walks and analyses the records starting in `[pos, window_end)`.
@@ -130,7 +135,7 @@ pub(crate) fn run_window<'c>(
     parts: usize,
     shards: &mut Shards<'c>,
     counts: &mut Counts,
-) -> WindowEnd {
+) -> WindowEnd<'c> {
     // Split points, each moved forward to a plausible record boundary.
     let span = window_end - pos;
     let mut starts = vec![pos];
@@ -245,6 +250,10 @@ pub(crate) fn run_window<'c>(
             .unwrap_or_else(|| state.clone()),
         next_index: base + 1,
         stop: last.and_then(|o| o.stop.clone()),
+        secrets: outs
+            .iter_mut()
+            .flat_map(|o| std::mem::take(&mut o.secrets))
+            .collect(),
     };
     // Keep the packet lists' memory for the next window.
     for out in outs {

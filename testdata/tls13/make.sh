@@ -9,7 +9,8 @@
 # HelloRetryRequest (the server takes P-256 only, the client first offers an
 # X25519 share). Each
 # server sends its leaf and root. intercepted-tls13-dsb.pcapng is the first
-# with its key log embedded. Needs openssl, tcpdump and editcap; run as root.
+# with its key log embedded, and keys-mid-capture.pcapng has the genuine
+# connection before it. Needs openssl, tcpdump, editcap and mergecap; run as root.
 #   testdata/tls13/make.sh [OUTDIR]   (default: this directory)
 set -euo pipefail
 out=$(cd "${1:-$(dirname "$0")}" && pwd)
@@ -56,4 +57,7 @@ one forged 18447 blocked.example intercepted-tls13-hrr qaznet TLS_AES_128_GCM_SH
 # Block), as Wireshark's editcap writes it.
 editcap --inject-secrets "tls,$out/intercepted-tls13.keys" "$out/intercepted-tls13.pcap" \
     "$out/intercepted-tls13-dsb.pcapng"
+# The genuine connection, then that one: its Decryption Secrets Block now
+# comes after the first packets (mergecap keeps it in place).
+mergecap -a -w "$out/keys-mid-capture.pcapng" "$out/genuine-tls13.pcap" "$out/intercepted-tls13-dsb.pcapng"
 ls -l "$out"
