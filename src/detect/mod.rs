@@ -91,7 +91,7 @@ impl<'f> FlowView<'f> {
 /// first flow whose ClientHello had no ECH or ESNI extension, and the first
 /// whose ClientHello had one, each as (flow id, frame of the ServerHello).
 /// A handshake killed after its ClientHello is told apart with them: the
-/// server works, for hellos like which ones.
+/// server works, and for which kind of hello.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TlsServed {
     /// A completed handshake whose ClientHello hid no name.

@@ -65,7 +65,10 @@ impl Detector for TlsInterference {
             b = b.evidence("encrypted_client_hello", h.as_str());
         }
         let served = cx.tls_served(f);
-        let control = (served.plain.map(|c| (c, false))).or(served.hidden.map(|c| (c, true)));
+        let control = served
+            .plain
+            .map(|c| (c, false))
+            .or(served.hidden.map(|c| (c, true)));
         if let Some(((id, frame), ech)) = control {
             b = b.evidence(
                 "server_completed_handshake",

@@ -205,25 +205,30 @@ pub fn client_hello_sni(b: &[u8]) -> Option<String> {
     client_hello_body_sni(&handshake_message(b)?)
 }
 
+/// The type and data of each extension of a ClientHello body, in order, up
+/// to one that is cut short.
+fn hello_extension_list(body: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let mut ext = Reader {
+        b: hello_extensions(body).unwrap_or_default(),
+    };
+    std::iter::from_fn(move || {
+        let (ty, len) = (ext.u16()?, ext.u16()?);
+        Some((ty, ext.take(len)?))
+    })
+}
+
 /// The server name of a ClientHello's body (after its 4-byte handshake
 /// header), wherever it was carried (a TLS record, QUIC CRYPTO frames).
 pub(super) fn client_hello_body_sni(body: &[u8]) -> Option<String> {
-    let mut ext = Reader {
-        b: hello_extensions(body)?,
-    };
-    while let (Some(ty), Some(len)) = (ext.u16(), ext.u16()) {
-        let data = ext.take(len)?;
-        if ty == 0 {
-            let mut d = Reader { b: data };
-            let list = d.u16()?;
-            let mut l = Reader { b: d.take(list)? };
-            while let Some(kind) = l.u8() {
-                let n = l.u16()?;
-                let name = l.take(n)?;
-                if kind == 0 {
-                    return std::str::from_utf8(name).ok().map(str::to_string);
-                }
-            }
+    let (_, data) = hello_extension_list(body).find(|&(ty, _)| ty == 0)?;
+    let mut d = Reader { b: data };
+    let list = d.u16()?;
+    let mut l = Reader { b: d.take(list)? };
+    while let Some(kind) = l.u8() {
+        let n = l.u16()?;
+        let name = l.take(n)?;
+        if kind == 0 {
+            return std::str::from_utf8(name).ok().map(str::to_string);
         }
     }
     None
@@ -258,19 +263,11 @@ impl HiddenName {
 /// public name, as reported from November 2024; China's on ESNI, from
 /// 2020) block by it.
 pub fn client_hello_hidden_name(b: &[u8]) -> Option<HiddenName> {
-    let body = handshake_message(b)?;
-    let mut ext = Reader {
-        b: hello_extensions(&body)?,
-    };
-    while let (Some(ty), Some(len)) = (ext.u16(), ext.u16()) {
-        ext.take(len)?;
-        match ty {
-            0xfe08..=0xfe0d => return Some(HiddenName::Ech),
-            0xffce => return Some(HiddenName::Esni),
-            _ => {}
-        }
-    }
-    None
+    hello_extension_list(&handshake_message(b)?).find_map(|(ty, _)| match ty {
+        0xfe08..=0xfe0d => Some(HiddenName::Ech),
+        0xffce => Some(HiddenName::Esni),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
