@@ -137,25 +137,34 @@ def dns_msgs(flow):
     return out
 
 
-def sni_of(data):
-    """SNI from a TLS ClientHello record (whole record in one segment)."""
+def hello_extensions(data):
+    """(type, body) of each extension of a TLS ClientHello record (whole record in one segment)."""
+    if len(data) < 6 or data[0] != 0x16 or data[5] != 1:
+        return
     try:
-        if data[0] != 0x16 or data[5] != 1:
-            return None
         i = 9 + 2 + 32
         i += 1 + data[i]
         i += 2 + int.from_bytes(data[i:i + 2], "big")
         i += 1 + data[i]
         end = i + 2 + int.from_bytes(data[i:i + 2], "big")
         i += 2
-        while i + 4 <= end:
-            et, el = int.from_bytes(data[i:i + 2], "big"), int.from_bytes(data[i + 2:i + 4], "big")
-            if et == 0:
-                n = int.from_bytes(data[i + 7:i + 9], "big")
-                return data[i + 9:i + 9 + n].decode()
-            i += 4 + el
-    except (IndexError, UnicodeDecodeError):
-        return None
+    except IndexError:
+        return
+    while i + 4 <= min(end, len(data)):
+        et, el = int.from_bytes(data[i:i + 2], "big"), int.from_bytes(data[i + 2:i + 4], "big")
+        yield et, data[i + 4:i + 4 + el]
+        i += 4 + el
+
+
+def sni_of(data):
+    """SNI from a TLS ClientHello record (whole record in one segment)."""
+    for et, body in hello_extensions(data):
+        if et == 0:
+            n = int.from_bytes(body[3:5], "big")
+            try:
+                return body[5:5 + n].decode()
+            except UnicodeDecodeError:
+                return None
     return None
 
 
@@ -207,21 +216,7 @@ def chk_tls_sni_drop(c, t, F):
 
 def has_ech(data):
     """Whether a ClientHello record carries an encrypted_client_hello extension."""
-    try:
-        i = 5 + 4 + 2 + 32
-        i += 1 + data[i]
-        i += 2 + int.from_bytes(data[i:i + 2], "big")
-        i += 1 + data[i]
-        end = i + 2 + int.from_bytes(data[i:i + 2], "big")
-        i += 2
-        while i + 4 <= end:
-            kind, n = int.from_bytes(data[i:i + 2], "big"), int.from_bytes(data[i + 2:i + 4], "big")
-            if kind == 0xfe0d:
-                return True
-            i += 4 + n
-    except IndexError:
-        pass
-    return False
+    return any(et == 0xfe0d for et, _ in hello_extensions(data))
 
 
 def chk_tls_ech_drop(c, t, F):
