@@ -150,15 +150,11 @@ fn a_blocked_hello_says_it_carried_ech() {
     // The control: the same server answered the same name without ECH (its
     // ServerHello in frame 6, as Wireshark shows): the extension was the
     // trigger.
-    let control = &tls[0].evidence["server_completed_handshake"];
-    assert_eq!(control["server_hello_frame"], 6, "{control}");
-    assert_eq!(control["encrypted_client_hello"], false);
-    let id = control["flow_id"].as_u64().expect("flow id");
-    let flow = r
-        .flows
-        .iter()
-        .find(|f| f.flow_id == id)
-        .expect("control flow");
+    let flow = control_flow(&r, tls[0], 6);
+    assert_eq!(
+        tls[0].evidence["server_completed_handshake"]["encrypted_client_hello"],
+        false
+    );
     assert_eq!(flow.sni.as_deref(), Some("cloudflare-ech.com"));
     assert_eq!(flow.verdict, tamperscope::report::FlowVerdict::Ok);
     let r = analyzer
@@ -171,13 +167,22 @@ fn a_blocked_hello_says_it_carried_ech() {
         .expect("the SNI block");
     assert!(f.evidence.get("encrypted_client_hello").is_none());
     // The control before it, another name on the same server.
+    let flow = control_flow(&r, f, 6);
+    assert_ne!(flow.sni, Some("ukraina.example".into()));
+}
+
+/// The flow record a `tls.interference` finding names as its control, whose
+/// ServerHello it says is in `frame`.
+fn control_flow<'r>(
+    r: &'r tamperscope::report::Report,
+    f: &tamperscope::report::Finding,
+    frame: u64,
+) -> &'r tamperscope::report::FlowRecord {
     let control = &f.evidence["server_completed_handshake"];
-    assert_eq!(control["server_hello_frame"], 6, "{control}");
+    assert_eq!(control["server_hello_frame"], frame, "{control}");
     let id = control["flow_id"].as_u64().expect("flow id");
-    let flow = r
-        .flows
+    r.flows
         .iter()
         .find(|x| x.flow_id == id)
-        .expect("control flow");
-    assert_ne!(flow.sni, Some("ukraina.example".into()));
+        .expect("control flow")
 }
