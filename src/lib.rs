@@ -58,7 +58,8 @@
 //!   first encrypted record; one file per protocol, cheapest checks first) and
 //!   extracts the names that trigger censorship (SNI — of QUIC too, from its
 //!   Initials decrypted with the keys their connection id gives anyone —
-//!   HTTP Host, DNS name);
+//!   HTTP Host, DNS name, and whether a ClientHello carries ECH or ESNI, which
+//!   censors block by);
 //!   [`detect`] runs one small detector per mechanism over the finished flow and a
 //!   little capture-wide context ([`detect::CaptureContext`]), and emits findings
 //!   with the frames that prove them. Capture-wide judgements (blackout

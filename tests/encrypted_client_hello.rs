@@ -8,7 +8,9 @@
 mod common;
 
 use tamperscope::flow::TO_SERVER;
-use tamperscope::proto::{HiddenName, client_hello_hidden_name, client_hello_sni};
+use tamperscope::proto::{
+    HiddenName, client_hello_hidden_name, client_hello_sni, initial_client_hello,
+};
 use tamperscope::{Analyzer, Config};
 
 /// A ClientHello: its client port, its (outer) SNI, the extension it has.
@@ -93,6 +95,79 @@ fn hidden_names_are_told_apart() {
         }
         assert!(hellos > 0, "{path}: no ClientHello read");
         println!("{path}: {hellos} ClientHellos as expected");
+    }
+}
+
+/// QUIC ClientHellos, read from the decrypted Initials, against Wireshark's
+/// (`tshark -Y 'quic && tls.handshake.type == 1' -e udp.srcport
+/// -e tls.handshake.extensions_server_name -e tls.handshake.extension.type`):
+/// Chrome sends ECH over QUIC too; Firefox, aioquic and quic-go did not.
+const QUIC_CAPTURES: &[(&str, &[Hello])] = &[
+    (
+        "zeek__zeek/testing/btest/Traces/quic/quic-multiple-initial-fragmented-crypto.pcap",
+        &[(45945, "googleads.g.doubleclick.net", Some(HiddenName::Ech))],
+    ),
+    (
+        "zeek__zeek/testing/btest/Traces/quic/quic-39264-rand.pcap",
+        &[(39264, "tr6.snapchat.com", Some(HiddenName::Ech))],
+    ),
+    (
+        "ntop__nDPI/tests/cfgs/default/pcap/quic_frags_different_dcid.pcapng",
+        &[(37229, "cdnjs.cloudflare.com", Some(HiddenName::Ech))],
+    ),
+    (
+        "stanford-esrg__retina/traces/quic_kyber.pcapng",
+        &[(46069, "encrypted-tbn0.gstatic.com", Some(HiddenName::Ech))],
+    ),
+    (
+        "stanford-esrg__retina/traces/quic.pcap",
+        &[
+            (51641, "b1.nel.goog", Some(HiddenName::Ech)),
+            (53236, "csp.withgoogle.com", Some(HiddenName::Ech)),
+            (60164, "beacons.gvt2.com", Some(HiddenName::Ech)),
+        ],
+    ),
+    (
+        "zeek__zeek/testing/btest/Traces/quic/quic_win11_firefox_google.pcap",
+        &[(49369, "www.google.com", None)],
+    ),
+    (
+        "ntop__nDPI/tests/cfgs/default/pcap/quic-v2.pcapng",
+        &[(42086, "test", None)],
+    ),
+];
+
+#[test]
+fn quic_hellos_that_carry_ech() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let analyzer = Analyzer::new(Config::default().threads(1));
+    for &(path, want) in QUIC_CAPTURES {
+        let p = corpus.join(path);
+        if !p.is_file() {
+            println!("SKIPPED {path}: not in this corpus");
+            continue;
+        }
+        let cap = analyzer.open(&p).expect(path);
+        let mut seen = Vec::new();
+        for f in analyzer.flows(&cap) {
+            if f.key.proto != 17 {
+                continue;
+            }
+            let dgrams = f.dirs[TO_SERVER].stream.datagrams().map(|(_, d)| d);
+            let Some(h) = initial_client_hello(dgrams) else {
+                continue;
+            };
+            seen.push((f.client.port, h.sni.unwrap_or_default(), h.hidden_name));
+        }
+        seen.sort_by_key(|s| s.0);
+        let want: Vec<(u16, String, Option<HiddenName>)> = want
+            .iter()
+            .map(|&(p, s, h)| (p, s.to_string(), h))
+            .collect();
+        assert_eq!(seen, want, "{path}");
+        println!("{path}: {} QUIC ClientHellos as expected", seen.len());
     }
 }
 
@@ -185,4 +260,38 @@ fn control_flow<'r>(
         .iter()
         .find(|x| x.flow_id == id)
         .expect("control flow")
+}
+
+/// A QUIC Initial with ECH dropped (`testdata/quic-ech/make.py`: QUIC v1
+/// Initials built and protected as a client's; the one with ECH to the public
+/// name `cloudflare-ech.com` gets no answer, a plain one to the same server
+/// does, and a plain one to another name is dropped too): the ECH flow's
+/// `quic.interference` says its hello carried ECH, in the frames Wireshark
+/// decrypts it in (5-7); the plain dropped one's does not; the answered one is
+/// not accused.
+#[test]
+fn a_dropped_quic_hello_says_it_carried_ech() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/quic-ech/quic-ech-drop.pcap");
+    for threads in [1, 2] {
+        let analyzer = Analyzer::new(Config::default().threads(threads));
+        let r = analyzer.analyze_path(&path).expect("capture");
+        let quic = |port: u16| {
+            let flow = r
+                .flows
+                .iter()
+                .find(|f| f.src_port == port)
+                .expect("the flow");
+            r.findings
+                .iter()
+                .find(|f| f.kind == "quic.interference" && f.flow_id == flow.flow_id)
+        };
+        assert!(quic(51001).is_none(), "the answered control");
+        let ech = quic(51002).expect("the ECH Initial dropped");
+        assert_eq!(ech.evidence["encrypted_client_hello"], "ech");
+        assert_eq!(ech.frames, vec![5, 6, 7]);
+        assert_eq!(ech.evidence["same_server_answered_other_flows"], 1);
+        let plain = quic(51003).expect("the plain Initial dropped");
+        assert!(plain.evidence.get("encrypted_client_hello").is_none());
+    }
 }

@@ -1,7 +1,7 @@
 //! A server stream read for its certificate chain, each certificate parsed for
 //! the facts `tls.mitm` uses and matched against the built-in interception
 //! authorities, a client stream read for its alert, and the bytes read as a
-//! client's QUIC datagrams (Initials decrypted for their server name), and as
+//! client's QUIC datagrams (Initials decrypted for their ClientHello), and as
 //! a TLS 1.3 server stream opened with a key log that has its client's keys:
 //! any bytes give an answer or nothing, never a panic.
 #![no_main]
@@ -10,7 +10,8 @@ use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
 use tamperscope::proto::{
-    TlsKeyLog, cert_facts, client_alert, initial_sni, server_chain, tls13_server_certificates,
+    TlsKeyLog, cert_facts, client_alert, initial_client_hello, server_chain,
+    tls13_server_certificates,
 };
 use tamperscope::signatures::Signatures;
 
@@ -24,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(chain.stream_offset < data.len());
     }
     let _ = cert_facts(data);
-    let _ = initial_sni(data.chunks(1400));
+    let _ = initial_client_hello(data.chunks(1400));
     if let Some(a) = client_alert(data) {
         assert!(a.stream_offset + 7 <= data.len());
     }

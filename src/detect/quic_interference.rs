@@ -9,11 +9,16 @@
 //! browsers fall back to TCP). Other servers answering is not enough: QUIC
 //! interop captures are full of clients retrying servers that are down, which
 //! looks exactly the same; such flows are missed rather than accused.
+//!
+//! When the dropped Initial's ClientHello carried ECH (or ESNI) the evidence
+//! says so (`encrypted_client_hello`), as `tls.interference`'s does: a censor
+//! that keys on the extension (Russia's TSPU, on ECH to Cloudflare's public
+//! name) drops QUIC Initials by it too.
 
 use super::udp_silence::silence;
 use super::{CaptureContext, Detector, FindingBuilder, FlowView};
 use crate::flow::TO_SERVER;
-use crate::proto::AppProto;
+use crate::proto::{AppProto, initial_client_hello};
 use crate::report::Finding;
 
 /// Confidence when the same server answered another QUIC/UDP flow.
@@ -53,19 +58,23 @@ impl Detector for QuicInterference {
         };
         let others = cx.other_server_answered(f.server.addr);
         let up = &f.dirs[TO_SERVER];
+        let mut b = FindingBuilder::new(v, "quic.interference", up.first_ts.0)
+            .confidence(confidence)
+            .frames(s.frames.clone())
+            .evidence("client_datagrams", up.pkts)
+            .evidence("server_datagrams", 0)
+            .evidence("unanswered_for_s", s.span_s())
+            .evidence("same_server_answered_other_flows", same)
+            .evidence("same_host_answered_tcp_flows", tcp)
+            .evidence("retransmissions", s.retransmissions)
+            .evidence("other_servers_answered", others)
+            .evidence("icmp_errors", 0);
+        let hello = initial_client_hello(up.stream.datagrams().map(|(_, d)| d));
+        if let Some(h) = hello.and_then(|h| h.hidden_name) {
+            b = b.evidence("encrypted_client_hello", h.as_str());
+        }
         out.push(
-            FindingBuilder::new(v, "quic.interference", up.first_ts.0)
-                .confidence(confidence)
-                .frames(s.frames.clone())
-                .evidence("client_datagrams", up.pkts)
-                .evidence("server_datagrams", 0)
-                .evidence("unanswered_for_s", s.span_s())
-                .evidence("same_server_answered_other_flows", same)
-                .evidence("same_host_answered_tcp_flows", tcp)
-                .evidence("retransmissions", s.retransmissions)
-                .evidence("other_servers_answered", others)
-                .evidence("icmp_errors", 0)
-                .trigger_from(v)
+            b.trigger_from(v)
                 .ooni("generic_timeout_error", "http-failure")
                 .build(),
         );

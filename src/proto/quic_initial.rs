@@ -17,6 +17,7 @@ use aes_gcm::{AeadInOut, Aes128Gcm};
 use hkdf::Hkdf;
 use sha2::Sha256;
 
+use super::tls::HiddenName;
 use super::tls13::label_info;
 
 /// Version 1's Initial salt (RFC 9001 §5.2).
@@ -313,9 +314,21 @@ fn read_frames(p: &[u8], frames: Frames, crypto: &mut Crypto) {
     }
 }
 
-/// The server name of the ClientHello in the client's Initial packets (the
-/// first datagrams of a flow), when they decrypt and name one.
-pub fn initial_sni<'a>(datagrams: impl Iterator<Item = &'a [u8]>) -> Option<String> {
+/// What a QUIC client's ClientHello says about the name it is for, read
+/// from its Initial packets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InitialHello {
+    /// The (outer) server name.
+    pub sni: Option<String>,
+    /// Whether the hello carries ECH or ESNI: browsers send ECH over QUIC
+    /// as over TCP, and a censor keying on it drops the Initial.
+    pub hidden_name: Option<HiddenName>,
+}
+
+/// The ClientHello in the client's Initial packets (the first datagrams of a
+/// flow), when they decrypt and hold a whole one.
+pub fn initial_client_hello<'a>(datagrams: impl Iterator<Item = &'a [u8]>) -> Option<InitialHello> {
     let mut crypto = Crypto::default();
     let mut first_dcid = None;
     let mut opened = 0;
@@ -335,8 +348,11 @@ pub fn initial_sni<'a>(datagrams: impl Iterator<Item = &'a [u8]>) -> Option<Stri
         if hs.len() >= 4 && hs[0] == 1 {
             let need =
                 4 + ((usize::from(hs[1]) << 16) | (usize::from(hs[2]) << 8) | usize::from(hs[3]));
-            if hs.len() >= need {
-                return super::tls::client_hello_body_sni(&hs[4..need]);
+            if let Some(body) = hs.get(4..need) {
+                return Some(InitialHello {
+                    sni: super::tls::client_hello_body_sni(body),
+                    hidden_name: super::tls::client_hello_body_hidden_name(body),
+                });
             }
         }
         if opened >= MAX_PACKETS {
@@ -344,4 +360,10 @@ pub fn initial_sni<'a>(datagrams: impl Iterator<Item = &'a [u8]>) -> Option<Stri
         }
     }
     None
+}
+
+/// The server name of the ClientHello in the client's Initial packets (the
+/// first datagrams of a flow), when they decrypt and name one.
+pub fn initial_sni<'a>(datagrams: impl Iterator<Item = &'a [u8]>) -> Option<String> {
+    initial_client_hello(datagrams)?.sni
 }

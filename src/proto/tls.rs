@@ -263,7 +263,14 @@ impl HiddenName {
 /// public name, as reported from November 2024; China's on ESNI, from
 /// 2020) block by it.
 pub fn client_hello_hidden_name(b: &[u8]) -> Option<HiddenName> {
-    hello_extension_list(&handshake_message(b)?).find_map(|(ty, _)| match ty {
+    client_hello_body_hidden_name(&handshake_message(b)?)
+}
+
+/// [`client_hello_hidden_name`] of a ClientHello's body (after its 4-byte
+/// handshake header), wherever it was carried (a TLS record, QUIC CRYPTO
+/// frames).
+pub(super) fn client_hello_body_hidden_name(body: &[u8]) -> Option<HiddenName> {
+    hello_extension_list(body).find_map(|(ty, _)| match ty {
         0xfe08..=0xfe0d => Some(HiddenName::Ech),
         0xffce => Some(HiddenName::Esni),
         _ => None,
