@@ -98,6 +98,9 @@ pub struct TlsServed {
     pub plain: Option<(u64, u64)>,
     /// A completed handshake whose ClientHello had an ECH or ESNI extension.
     pub hidden: Option<(u64, u64)>,
+    /// The quickest handshake the client saw end (flow id, ns from its
+    /// ClientHello to its answer to the server's flight).
+    pub fastest: Option<(u64, u64)>,
 }
 
 /// What the analysis knows about the rest of the capture when it judges a flow.
@@ -230,6 +233,11 @@ impl CaptureContext {
             &mut served.plain
         };
         slot.get_or_insert((f.id, frame));
+        if let Some(h) = throttling::tls_handshake(f) {
+            if served.fastest.is_none_or(|(_, ns)| h.ns < ns) {
+                served.fastest = Some((f.id, h.ns));
+            }
+        }
     }
 
     /// The TLS handshakes the server of `f` completed on its port in other
@@ -240,7 +248,7 @@ impl CaptureContext {
             .get(&(f.server.addr, f.server.port))
             .copied()
             .unwrap_or_default();
-        for slot in [&mut s.plain, &mut s.hidden] {
+        for slot in [&mut s.plain, &mut s.hidden, &mut s.fastest] {
             if slot.is_some_and(|(id, _)| id == f.id) {
                 *slot = None;
             }

@@ -49,6 +49,16 @@ pub struct Direction<'c> {
     pub closes: Vec<CloseInfo>,
     /// First frame that carried payload.
     pub first_payload_frame: Option<u64>,
+    /// The first payload this side sent after the other side's first payload
+    /// had been seen (frame, time): a TLS client's answer to the server's
+    /// first flight (its Finished, or its key exchange), which ends the
+    /// handshake as the client sees it.
+    pub first_answer: Option<(u64, Timestamp)>,
+    /// The longest pause between this side's payload packets before the other
+    /// side answered its first one (ns): a server writes its handshake flight
+    /// at once, and a policer that drops part of it splits it by the sender's
+    /// retransmission timer.
+    pub flight_stall_ns: i64,
     /// Capture time of the last packet that carried payload (a transfer's
     /// end, which an idle connection's teardown may follow by minutes).
     pub last_payload_ts: Timestamp,
@@ -242,6 +252,11 @@ impl<'c> Flow<'c> {
             Transport::Tcp(t) => Some(t),
             _ => None,
         };
+        let peer = &self.dirs[1 - dir];
+        let (peer_spoke, peer_answered) = (
+            peer.first_payload_frame.is_some(),
+            peer.first_answer.is_some(),
+        );
         let d = &mut self.dirs[dir];
         let first = d.pkts == 0;
         if first {
@@ -256,10 +271,17 @@ impl<'c> Flow<'c> {
         d.last_frame = p.frame;
         if !p.payload.is_empty() {
             if d.first_payload_frame.is_some() {
-                d.max_payload_gap_ns = d.max_payload_gap_ns.max(p.ts.0 - d.last_payload_ts.0);
+                let gap = p.ts.0 - d.last_payload_ts.0;
+                d.max_payload_gap_ns = d.max_payload_gap_ns.max(gap);
+                if !peer_answered {
+                    d.flight_stall_ns = d.flight_stall_ns.max(gap);
+                }
             }
             d.first_payload_frame.get_or_insert(p.frame);
             d.last_payload_ts = p.ts;
+            if peer_spoke && d.first_answer.is_none() {
+                d.first_answer = Some((p.frame, p.ts));
+            }
         }
         d.baseline.update(p, tcp, first);
         let Some(t) = tcp else {

@@ -351,6 +351,40 @@ def chk_throttle(c, t, F):
         c.ok(rt == 0 and gp < 300, "%s: slow server %.1f kbit/s without loss" % (fl["client"], gp))
 
 
+def handshake_s(f):
+    """From the client's first payload (ClientHello) to its first payload after the server's first one."""
+    up = [p for p in f.up if p.data]
+    down = f.down_data()
+    if not up or not down:
+        return None
+    answer = next((p for p in up if p.ts > down[0].ts), None)
+    return answer.ts - up[0].ts if answer else None
+
+
+def flight_stall_s(f):
+    """The longest pause between the server's data segments before the client answered them."""
+    up = [p for p in f.up if p.data]
+    down = f.down_data()
+    if not down:
+        return 0.0
+    answer = next((p.ts for p in up if p.ts > down[0].ts), float("inf"))
+    flight = [p.ts for p in down if p.ts < answer]
+    return max((b - a for a, b in zip(flight, flight[1:])), default=0.0)
+
+
+def chk_tls_throttle(c, t, F):
+    for fl in t["flows"]:
+        f = F(fl)
+        hs, stall = handshake_s(f), flight_stall_s(f)
+        print("       %s handshake %s s, server flight stalled %.3f s" % (fl["client"], "%.3f" % hs if hs is not None else "-", stall))
+        if fl["expected"]:
+            c.ok(hs is not None and hs >= 2.0, "%s: policed handshake completes in >= 2 s" % fl["client"])
+            c.ok(stall >= 1.0, "%s: the dropped flight arrives split by the retransmission timer" % fl["client"])
+        else:
+            c.ok(hs is not None and hs < 0.2, "%s: control handshake under 0.2 s" % fl["client"])
+            c.ok(stall < 0.05, "%s: control flight in one piece" % fl["client"])
+
+
 def chk_blackout(c, t, F, pkts):
     w = t["windows"][0]
     ws, we = ts_of(w["start"]), ts_of(w["end"])
@@ -509,7 +543,7 @@ CHECKS = {"http-host-rst": chk_http_host_rst, "tls-sni-reset": chk_tls_sni_reset
           "tls-ech-drop": chk_tls_ech_drop,
           "gfw-rst": chk_gfw_rst, "gfw-rst.server": chk_gfw_rst, "http-blockpage": chk_http_blockpage,
           "http-dnat": chk_http_dnat, "dns-injection": chk_dns_injection, "dns-manipulation": chk_dns_manipulation,
-          "throttle": chk_throttle, "blackout": chk_blackout,
+          "throttle": chk_throttle, "tls-throttle": chk_tls_throttle, "blackout": chk_blackout,
           "benign-traps": chk_benign, "tls-mitm": chk_tls_mitm,
           "vpn-openvpn": chk_vpn_openvpn, "vpn-wireguard": chk_vpn_wireguard, "vpn-shadowsocks": chk_vpn_shadowsocks,
           "quic-sni": chk_quic_sni}

@@ -549,6 +549,35 @@ http { access_log off; types { text/html html; }
                     self.flow(p2, SRV["bulk"], 443, "tcp", ["throttling"], {"sni": blocked}, "96 KiB download through the policer"),
                     self.flow(p3, SRV["limited"], 443, "tcp", [], None, "trap: nginx limit_rate 16k, no loss")])
 
+    def sc_tls_throttle(self):
+        # Kazakhstan, 2022 (OONI): pages of a listed name loaded with TLS handshakes of 2-4 s that completed, while
+        # other names on the same servers took a fraction of that. A page too small to have a rate: the policer
+        # shows in the handshake, whose certificate flight it holds back.
+        name = "tls-throttle"
+        blocked, allowed = self.take_blocked(), self.take_allowed()
+        per_min = 30
+        reset_censor()
+        ipt("-A FORWARD -p tcp --dport 443 -m string --algo bm --string '%s' -j CONNMARK --set-mark 0x2" % blocked)
+        # the policer: per connection, server segments that carry data above one every 2 s are dropped (pure ACKs
+        # pass); the server's certificate flight then trickles through its retransmissions
+        ipt("-A FORWARD -p tcp --sport 443 -m connmark --mark 0x2 -m length --length 100:65535 -m hashlimit "
+            "--hashlimit-above %d/minute --hashlimit-burst 1 --hashlimit-mode srcip,srcport,dstip,dstport "
+            "--hashlimit-name tlsthr -j DROP" % per_min)
+        cap = self.capture(name)
+        p1, p2, p3 = self.port(), self.port(), self.port()
+        self.http(allowed, SRV["bulk"], p1, path="/", https=True, max_time=10)
+        self.http(blocked, SRV["bulk"], p2, path="/", https=True, max_time=25)
+        self.http(allowed, SRV["bulk"], p3, path="/", https=True, max_time=10)
+        self.stop_capture(cap)
+        reset_censor()
+        self.truth(name, "SNI-triggered per-connection policer on a small page: the TLS handshake takes seconds and completes; the same server's handshakes under another name before and after are fast",
+                   {"trigger": "sni", "sni": blocked, "rate_per_minute": per_min, "mechanism":
+                    "iptables string match on the ClientHello -> connmark; hashlimit drops the connection's server data segments above %d a minute (burst 1): the certificate flight gets through by retransmission" % per_min,
+                    "direction": "server_to_client", "residual_s": 0},
+                   [self.flow(p1, SRV["bulk"], 443, "tcp", [], None, "control: same server, another name, before"),
+                    self.flow(p2, SRV["bulk"], 443, "tcp", ["throttling"], {"sni": blocked}, "small page through the policer: slow handshake"),
+                    self.flow(p3, SRV["bulk"], 443, "tcp", [], None, "control: same server, another name, after")])
+
     def sc_blackout(self):
         name = "blackout"
         rng = self.rng
@@ -922,7 +951,7 @@ http { access_log off; types { text/html html; }
 
 
 SCENARIOS = ["http-host-rst", "tls-sni-reset", "tls-sni-drop", "tls-ech-drop", "gfw-rst", "http-blockpage", "http-dnat",
-             "dns-injection", "dns-manipulation", "throttle", "blackout", "benign-traps", "tls-mitm", "vpn-openvpn", "vpn-wireguard", "vpn-shadowsocks", "quic-sni"]
+             "dns-injection", "dns-manipulation", "throttle", "tls-throttle", "blackout", "benign-traps", "tls-mitm", "vpn-openvpn", "vpn-wireguard", "vpn-shadowsocks", "quic-sni"]
 THR_QUEUE = 3
 
 
