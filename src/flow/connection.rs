@@ -252,12 +252,12 @@ impl<'c> Flow<'c> {
             Transport::Tcp(t) => Some(t),
             _ => None,
         };
-        let peer = &self.dirs[1 - dir];
-        let (peer_spoke, peer_answered) = (
-            peer.first_payload_frame.is_some(),
-            peer.first_answer.is_some(),
-        );
-        let d = &mut self.dirs[dir];
+        let [to_server, to_client] = &mut self.dirs;
+        let (d, peer) = if dir == TO_SERVER {
+            (to_server, &*to_client)
+        } else {
+            (to_client, &*to_server)
+        };
         let first = d.pkts == 0;
         if first {
             d.first_frame = p.frame;
@@ -273,13 +273,13 @@ impl<'c> Flow<'c> {
             if d.first_payload_frame.is_some() {
                 let gap = p.ts.0 - d.last_payload_ts.0;
                 d.max_payload_gap_ns = d.max_payload_gap_ns.max(gap);
-                if !peer_answered {
+                if peer.first_answer.is_none() {
                     d.flight_stall_ns = d.flight_stall_ns.max(gap);
                 }
             }
             d.first_payload_frame.get_or_insert(p.frame);
             d.last_payload_ts = p.ts;
-            if peer_spoke && d.first_answer.is_none() {
+            if d.first_answer.is_none() && peer.first_payload_frame.is_some() {
                 d.first_answer = Some((p.frame, p.ts));
             }
         }

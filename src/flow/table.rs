@@ -87,7 +87,7 @@ impl Limits {
 
 /// One shard's flows.
 pub struct FlowTable<'c> {
-    /// Flows are boxed: a flow is 816 B (a TCP flow has 740 more in boxes of
+    /// Flows are boxed: a flow is 912 B (a TCP flow has 740 more in boxes of
     /// its own), and the table, the finished list and the emitter's sort
     /// would otherwise move it around.
     map: FlowMap<'c>,
@@ -95,7 +95,7 @@ pub struct FlowTable<'c> {
     now: Timestamp,
     /// When the flows are due to time out.
     expiry: ExpiryQueues,
-    #[allow(clippy::vec_box)] // moved whole into the emitter; the box saves moving 816 B flows
+    #[allow(clippy::vec_box)] // moved whole into the emitter; the box saves moving 912 B flows
     finished: Vec<Box<Flow<'c>>>,
     /// Judged flows handed back for reuse (see [`Flow::reuse`]), at most
     /// [`MAX_SPARE`].
