@@ -217,7 +217,11 @@ impl CaptureContext {
         let Some(frame) = down.first_payload_frame else {
             return;
         };
-        if !matches!(down.stream.peek::<6>(0), Some([0x16, 3, _, _, _, 2])) {
+        if !down
+            .stream
+            .peek::<6>(0)
+            .is_some_and(|b| crate::proto::starts_with_server_hello(&b))
+        {
             return;
         }
         let k = (f.server.addr, f.server.port);

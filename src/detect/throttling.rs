@@ -34,7 +34,7 @@ use serde_json::json;
 
 use super::{CaptureContext, Detector, FindingBuilder, FlowView};
 use crate::flow::{Flow, TO_CLIENT, TO_SERVER};
-use crate::proto::AppProto;
+use crate::proto::{AppProto, starts_with_server_hello};
 use crate::report::Finding;
 
 /// Server payload bytes a transfer needs to be judged.
@@ -180,9 +180,7 @@ fn transfer(v: &FlowView<'_>, cx: &CaptureContext, out: &mut Vec<Finding>) -> bo
 /// A TLS handshake held back by a policer (see the module docs).
 fn handshake(v: &FlowView<'_>, cx: &CaptureContext, out: &mut Vec<Finding>) {
     let f = v.flow;
-    let server_hello =
-        v.down.len() >= 6 && v.down[0] == 0x16 && v.down[1] == 0x03 && v.down[5] == 0x02;
-    if v.app.proto != AppProto::Tls || !server_hello {
+    if v.app.proto != AppProto::Tls || !starts_with_server_hello(v.down) {
         return;
     }
     let Some(h) = tls_handshake(f) else { return };

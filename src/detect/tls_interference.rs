@@ -15,7 +15,7 @@
 
 use super::{CaptureContext, Detector, FindingBuilder, FlowView};
 use crate::flow::TO_SERVER;
-use crate::proto::{AppProto, client_hello_hidden_name};
+use crate::proto::{AppProto, client_hello_hidden_name, starts_with_server_hello};
 use crate::report::Finding;
 
 /// The detector.
@@ -31,9 +31,7 @@ impl Detector for TlsInterference {
             return;
         }
         let f = v.flow;
-        let down = v.down;
-        let server_hello = down.len() >= 6 && down[0] == 0x16 && down[1] == 0x03 && down[5] == 0x02;
-        if server_hello {
+        if starts_with_server_hello(v.down) {
             return;
         }
         let Some(hello_frame) = f.dirs[TO_SERVER].first_payload_frame else {

@@ -51,7 +51,7 @@ pub use http::{HttpRequest, http_request};
 pub use http_response::{HttpResponse, http_response, is_status_line};
 pub use keylog::TlsKeyLog;
 pub use quic_initial::{InitialHello, initial_client_hello, initial_sni};
-pub use tls::{HiddenName, client_hello_hidden_name, client_hello_sni};
+pub use tls::{HiddenName, client_hello_hidden_name, client_hello_sni, starts_with_server_hello};
 pub use tls_handshake::{ClientAlert, ServerChain, client_alert, server_chain};
 pub use tls13::{Tls13Chain, server_certificates as tls13_server_certificates};
 

@@ -27,7 +27,7 @@ pub(super) fn probe(v: &View<'_>) -> Option<Confidence> {
     // client's segments were lost): a ServerHello is as telling.
     if v.up.is_empty() || record_chain(v.up) {
         let d = v.down;
-        if d.len() >= 6 && d[0] == 0x16 && d[1] == 0x03 && d[2] <= 0x04 && d[5] == 0x02 {
+        if starts_with_server_hello(d) && d[2] <= 0x04 {
             return Some(Confidence::Likely);
         }
     }
@@ -232,6 +232,12 @@ pub(super) fn client_hello_body_sni(body: &[u8]) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether `b` (a server's stream) starts with a handshake record holding a
+/// ServerHello: the server answered the ClientHello.
+pub fn starts_with_server_hello(b: &[u8]) -> bool {
+    b.len() >= 6 && b[0] == 0x16 && b[1] == 0x03 && b[5] == 0x02
 }
 
 /// An extension of a ClientHello that encrypts or hides the name it is for.

@@ -351,31 +351,23 @@ def chk_throttle(c, t, F):
         c.ok(rt == 0 and gp < 300, "%s: slow server %.1f kbit/s without loss" % (fl["client"], gp))
 
 
-def handshake_s(f):
-    """From the client's first payload (ClientHello) to its first payload after the server's first one."""
+def handshake_timing(f):
+    """(handshake, stall): from the client's first payload (ClientHello) to its first payload after the server's
+    first one, and the longest pause between the server's data segments before that answer."""
     up = [p for p in f.up if p.data]
     down = f.down_data()
     if not up or not down:
-        return None
-    answer = next((p for p in up if p.ts > down[0].ts), None)
-    return answer.ts - up[0].ts if answer else None
-
-
-def flight_stall_s(f):
-    """The longest pause between the server's data segments before the client answered them."""
-    up = [p for p in f.up if p.data]
-    down = f.down_data()
-    if not down:
-        return 0.0
-    answer = next((p.ts for p in up if p.ts > down[0].ts), float("inf"))
-    flight = [p.ts for p in down if p.ts < answer]
-    return max((b - a for a, b in zip(flight, flight[1:])), default=0.0)
+        return None, 0.0
+    answer = next((p.ts for p in up if p.ts > down[0].ts), None)
+    flight = [p.ts for p in down if answer is None or p.ts < answer]
+    stall = max((b - a for a, b in zip(flight, flight[1:])), default=0.0)
+    return (answer - up[0].ts if answer is not None else None), stall
 
 
 def chk_tls_throttle(c, t, F):
     for fl in t["flows"]:
         f = F(fl)
-        hs, stall = handshake_s(f), flight_stall_s(f)
+        hs, stall = handshake_timing(f)
         print("       %s handshake %s s, server flight stalled %.3f s" % (fl["client"], "%.3f" % hs if hs is not None else "-", stall))
         if fl["expected"]:
             c.ok(hs is not None and hs >= 2.0, "%s: policed handshake completes in >= 2 s" % fl["client"])
