@@ -7,7 +7,7 @@
 
 mod common;
 
-use tamperscope::flow::TO_SERVER;
+use tamperscope::flow::{Flow, TO_SERVER};
 use tamperscope::proto::{
     HiddenName, client_hello_hidden_name, client_hello_sni, initial_client_hello,
 };
@@ -59,42 +59,48 @@ const CAPTURES: &[(&str, &[Hello])] = &[
 
 #[test]
 fn hidden_names_are_told_apart() {
+    check_hellos(CAPTURES, |f| {
+        let up = f.dirs[TO_SERVER].stream.bytes();
+        Some((client_hello_sni(up)?, client_hello_hidden_name(up)))
+    });
+}
+
+/// For each capture of `list` in the corpus (skipped with a line when
+/// absent): the ClientHellos `read` finds in its flows, (client port, SNI,
+/// extension), against the listed ones; a capture listed with none must have
+/// hellos, none of which hides its name.
+fn check_hellos(
+    list: &[(&str, &[Hello])],
+    read: impl Fn(&Flow<'_>) -> Option<(String, Option<HiddenName>)>,
+) {
     let Some(corpus) = common::corpus() else {
         return;
     };
     let analyzer = Analyzer::new(Config::default().threads(1));
-    for &(path, want) in CAPTURES {
+    for &(path, want) in list {
         let p = corpus.join(path);
         if !p.is_file() {
             println!("SKIPPED {path}: not in this corpus");
             continue;
         }
         let cap = analyzer.open(&p).expect(path);
-        let mut seen = Vec::new();
-        let mut hellos = 0;
-        for f in analyzer.flows(&cap) {
-            let up = f.dirs[TO_SERVER].stream.bytes();
-            let Some(sni) = client_hello_sni(up) else {
-                continue;
-            };
-            hellos += 1;
-            let hidden = client_hello_hidden_name(up);
-            if want.is_empty() {
-                assert_eq!(hidden, None, "{path}: {sni}");
-            } else {
-                seen.push((f.client.port, sni, hidden));
-            }
-        }
-        let want: Vec<(u16, String, Option<HiddenName>)> = want
+        let mut seen: Vec<_> = analyzer
+            .flows(&cap)
             .iter()
-            .map(|&(p, s, h)| (p, s.to_string(), h))
+            .filter_map(|f| read(f).map(|(sni, hidden)| (f.client.port, sni, hidden)))
             .collect();
-        if !want.is_empty() {
-            seen.sort_by_key(|s| s.0);
+        assert!(!seen.is_empty(), "{path}: no ClientHello read");
+        seen.sort_by_key(|s| s.0);
+        if want.is_empty() {
+            assert!(seen.iter().all(|s| s.2.is_none()), "{path}: {seen:?}");
+        } else {
+            let want: Vec<(u16, String, Option<HiddenName>)> = want
+                .iter()
+                .map(|&(p, s, h)| (p, s.to_string(), h))
+                .collect();
             assert_eq!(seen, want, "{path}");
         }
-        assert!(hellos > 0, "{path}: no ClientHello read");
-        println!("{path}: {hellos} ClientHellos as expected");
+        println!("{path}: {} ClientHellos as expected", seen.len());
     }
 }
 
@@ -139,36 +145,13 @@ const QUIC_CAPTURES: &[(&str, &[Hello])] = &[
 
 #[test]
 fn quic_hellos_that_carry_ech() {
-    let Some(corpus) = common::corpus() else {
-        return;
-    };
-    let analyzer = Analyzer::new(Config::default().threads(1));
-    for &(path, want) in QUIC_CAPTURES {
-        let p = corpus.join(path);
-        if !p.is_file() {
-            println!("SKIPPED {path}: not in this corpus");
-            continue;
+    check_hellos(QUIC_CAPTURES, |f| {
+        if f.key.proto != 17 {
+            return None;
         }
-        let cap = analyzer.open(&p).expect(path);
-        let mut seen = Vec::new();
-        for f in analyzer.flows(&cap) {
-            if f.key.proto != 17 {
-                continue;
-            }
-            let dgrams = f.dirs[TO_SERVER].stream.datagrams().map(|(_, d)| d);
-            let Some(h) = initial_client_hello(dgrams) else {
-                continue;
-            };
-            seen.push((f.client.port, h.sni.unwrap_or_default(), h.hidden_name));
-        }
-        seen.sort_by_key(|s| s.0);
-        let want: Vec<(u16, String, Option<HiddenName>)> = want
-            .iter()
-            .map(|&(p, s, h)| (p, s.to_string(), h))
-            .collect();
-        assert_eq!(seen, want, "{path}");
-        println!("{path}: {} QUIC ClientHellos as expected", seen.len());
-    }
+        let h = initial_client_hello(f.dirs[TO_SERVER].stream.datagrams().map(|(_, d)| d))?;
+        Some((h.sni.unwrap_or_default(), h.hidden_name))
+    });
 }
 
 /// None of the lab's TLS ClientHellos (curl and OpenSSL, which send neither)
