@@ -8,50 +8,19 @@
 //! The responses are the server streams of the HTTP flows of the lab captures
 //! and of Zeek's HTTP traces (when the corpus is present).
 
-use std::path::{Path, PathBuf};
+#[path = "common/signature_inputs.rs"]
+mod signature_inputs;
+
+use std::path::Path;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tamperscope::Analyzer;
-use tamperscope::capture::Capture;
-use tamperscope::flow::TO_CLIENT;
-use tamperscope::proto::{http_response, is_status_line};
-use tamperscope::signatures::{
-    Location, Pattern, Signature, SignatureSet, Signatures, add_censoredplanet, from_ooni_csv,
-};
+use tamperscope::proto::http_response;
+use tamperscope::signatures::{Location, Pattern, Signature, SignatureSet, Signatures};
 
-fn server_streams(path: &Path, out: &mut Vec<Vec<u8>>) {
-    let Ok(cap) = Capture::open(path, 1 << 32) else {
-        return;
-    };
-    for f in Analyzer::default().flows(&cap) {
-        let s = f.dirs[TO_CLIENT].stream.bytes();
-        if is_status_line(s) {
-            out.push(s.to_vec());
-        }
-    }
-}
-
+/// The responses, with a generated page when none is found.
 fn responses() -> Vec<Vec<u8>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<PathBuf> = Vec::new();
-    for dir in [
-        root.join("testdata/lab/captures"),
-        root.join("../shared/corpus/zeek__zeek/testing/btest/Traces/http"),
-    ] {
-        if let Ok(rd) = std::fs::read_dir(dir) {
-            files.extend(rd.flatten().map(|e| e.path()).filter(|p| {
-                p.extension()
-                    .is_some_and(|e| e == "pcap" || e == "trace" || e == "pcapng")
-            }));
-        }
-    }
-    files.sort();
-    let mut out = Vec::new();
-    for f in files {
-        server_streams(&f, &mut out);
-    }
-    out.truncate(400);
+    let mut out = signature_inputs::responses(Path::new(env!("CARGO_MANIFEST_DIR")));
     if out.is_empty() {
         let body = "<p>ordinary page text</p>".repeat(80);
         out.push(format!("HTTP/1.1 200 OK\r\nServer: nginx\r\n\r\n{body}").into_bytes());
@@ -73,23 +42,8 @@ fn sig(i: usize, location: Location, pattern: Pattern) -> Signature {
 
 /// 2,000 HTTP signatures: the published sets when present, else generated.
 fn many() -> Vec<SignatureSet> {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/signature-data");
-    let cp = data.join("censoredplanet__censoredplanet-analysis");
-    let mut set = SignatureSet::new("bench");
-    if let (Ok(fp), Ok(bp)) = (
-        std::fs::read_to_string(cp.join("false_positive_signatures.json")),
-        std::fs::read_to_string(cp.join("blockpage_signatures.json")),
-    ) {
-        add_censoredplanet(&mut set, &fp, true);
-        add_censoredplanet(&mut set, &bp, false);
-        if let Ok(t) =
-            std::fs::read_to_string(data.join("ooni__blocking-fingerprints/fingerprints_http.csv"))
-        {
-            let o = from_ooni_csv("ooni", &t);
-            let room = 2000usize.saturating_sub(set.entries.len());
-            set.entries.extend(o.entries.into_iter().take(room));
-        }
-    }
+    let mut set = signature_inputs::published(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|| SignatureSet::new("bench"));
     let mut i = set.entries.len();
     while set.entries.len() < 2000 {
         let p = match i % 4 {

@@ -26,9 +26,8 @@
 //! that is accused only with loss (server segments retransmitted or missing,
 //! or, seen from behind the policer, the flight split by a pause of a second
 //! or more: a slow server loses nothing and writes its flight at once) and
-//! when the same server and port ended
-//! another handshake of the capture at least [`MIN_RATIO`] times sooner
-//! (`stage: tls_handshake`).
+//! when the same server and port ended another handshake of the capture at
+//! least [`MIN_RATIO`] times sooner (`stage: tls_handshake`).
 
 use serde_json::json;
 

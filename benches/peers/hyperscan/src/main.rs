@@ -21,70 +21,19 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use hyperscan::prelude::*;
-use tamperscope::Analyzer;
-use tamperscope::capture::Capture;
-use tamperscope::flow::TO_CLIENT;
-use tamperscope::proto::{http_response, is_status_line};
+use tamperscope::proto::http_response;
 use tamperscope::signatures::{
     HttpVerdict, Location, Pattern as SigPattern, Signature, SignatureSet, Signatures,
-    add_censoredplanet, from_ooni_csv,
 };
+
+#[path = "../../../common/signature_inputs.rs"]
+mod signature_inputs;
 
 const ROUNDS: usize = 9;
 const REPEAT: usize = 30;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
-}
-
-/// Server streams that start with an HTTP status line.
-fn responses() -> Vec<Vec<u8>> {
-    let mut files: Vec<PathBuf> = Vec::new();
-    for dir in [
-        root().join("testdata/lab/captures"),
-        root().join("../shared/corpus/zeek__zeek/testing/btest/Traces/http"),
-    ] {
-        if let Ok(rd) = std::fs::read_dir(dir) {
-            files.extend(rd.flatten().map(|e| e.path()).filter(|p| {
-                p.extension()
-                    .is_some_and(|e| e == "pcap" || e == "trace" || e == "pcapng")
-            }));
-        }
-    }
-    files.sort();
-    let mut out = Vec::new();
-    for f in files {
-        let Ok(cap) = Capture::open(&f, 1 << 32) else {
-            continue;
-        };
-        for fl in Analyzer::default().flows(&cap) {
-            let s = fl.dirs[TO_CLIENT].stream.bytes();
-            if is_status_line(s) {
-                out.push(s.to_vec());
-            }
-        }
-    }
-    out.truncate(400);
-    out
-}
-
-/// The 2,000 published HTTP signatures, or `None` when the data is absent.
-fn published() -> Option<SignatureSet> {
-    let data = root().join("../shared/signature-data");
-    let cp = data.join("censoredplanet__censoredplanet-analysis");
-    let fp = std::fs::read_to_string(cp.join("false_positive_signatures.json")).ok()?;
-    let bp = std::fs::read_to_string(cp.join("blockpage_signatures.json")).ok()?;
-    let ooni =
-        std::fs::read_to_string(data.join("ooni__blocking-fingerprints/fingerprints_http.csv"))
-            .ok()?;
-    let mut set = SignatureSet::new("bench");
-    add_censoredplanet(&mut set, &fp, true);
-    add_censoredplanet(&mut set, &bp, false);
-    let o = from_ooni_csv("ooni", &ooni);
-    let room = 2000usize.saturating_sub(set.entries.len());
-    set.entries.extend(o.entries.into_iter().take(room));
-    set.entries.truncate(2000);
-    Some(set)
 }
 
 fn one_signature() -> Signature {
@@ -191,8 +140,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let resps = responses();
-    let Some(set) = published() else {
+    let resps = signature_inputs::responses(&root());
+    let Some(set) = signature_inputs::published(&root()) else {
         println!("skipped: ../shared/signature-data (Censored Planet and OONI sets) is absent");
         return;
     };
