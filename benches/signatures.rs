@@ -15,7 +15,6 @@ use std::path::Path;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tamperscope::proto::http_response;
 use tamperscope::signatures::{Location, Pattern, Signature, SignatureSet, Signatures};
 
 /// The responses, with a generated page when none is found.
@@ -85,29 +84,11 @@ fn one() -> Vec<SignatureSet> {
     vec![set]
 }
 
-fn match_all(sigs: &Signatures, resps: &[Vec<u8>]) -> usize {
-    let mut n = 0;
-    for r in resps {
-        let head = http_response(r);
-        let (start, headers) = match &head {
-            Some(h) => (Some(h.head_len.unwrap_or(r.len())), h.headers.clone()),
-            None => (None, Vec::new()),
-        };
-        if !matches!(
-            sigs.db().match_http(r, start, &headers),
-            tamperscope::signatures::HttpVerdict::Clean
-        ) {
-            n += 1;
-        }
-    }
-    n
-}
-
 fn per_response_ns(sigs: &Signatures, resps: &[Vec<u8>]) -> f64 {
     let rounds = 50;
     let t = Instant::now();
     for _ in 0..rounds {
-        std::hint::black_box(match_all(sigs, resps));
+        std::hint::black_box(signature_inputs::match_all(sigs, resps));
     }
     t.elapsed().as_nanos() as f64 / (rounds * resps.len()) as f64
 }
@@ -152,13 +133,17 @@ fn bench(c: &mut Criterion) {
     );
     let mut g = c.benchmark_group("signatures");
     g.throughput(Throughput::Elements(resps.len() as u64));
-    g.bench_function("match_1", |bch| bch.iter(|| match_all(&one, &resps)));
-    g.bench_function("match_2000", |bch| bch.iter(|| match_all(&many, &resps)));
+    g.bench_function("match_1", |bch| {
+        bch.iter(|| signature_inputs::match_all(&one, &resps))
+    });
+    g.bench_function("match_2000", |bch| {
+        bch.iter(|| signature_inputs::match_all(&many, &resps))
+    });
     // The default: the built-in sets only (what `analyze` matches without
     // `--signatures`).
     let builtin = Signatures::builtin();
     g.bench_function("match_builtin", |bch| {
-        bch.iter(|| match_all(&builtin, &resps))
+        bch.iter(|| signature_inputs::match_all(&builtin, &resps))
     });
     g.finish();
 }

@@ -1,5 +1,5 @@
-//! The inputs of the block-page matching benches: real HTTP responses and the
-//! published signature sets. One definition, included by path into
+//! The inputs of the block-page matching benches (real HTTP responses, the
+//! published signature sets) and the operation they time. One definition, included by path into
 //! `benches/signatures.rs` and the Hyperscan comparison
 //! (`benches/peers/hyperscan`), so that both measure the same thing.
 
@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use tamperscope::Analyzer;
 use tamperscope::capture::Capture;
 use tamperscope::flow::TO_CLIENT;
-use tamperscope::proto::is_status_line;
-use tamperscope::signatures::{SignatureSet, add_censoredplanet, from_ooni_csv};
+use tamperscope::proto::{http_response, is_status_line};
+use tamperscope::signatures::{
+    HttpVerdict, SignatureSet, Signatures, add_censoredplanet, from_ooni_csv,
+};
 
 /// The server streams that start with an HTTP status line, from the lab
 /// captures and Zeek's HTTP traces (when the corpus is beside the crate at
@@ -64,4 +66,21 @@ pub fn published(root: &Path) -> Option<SignatureSet> {
     }
     set.entries.truncate(2000);
     Some(set)
+}
+
+/// What the benches time per response: the head parsed, then one
+/// `match_http`; returns how many responses matched something.
+pub fn match_all(sigs: &Signatures, resps: &[Vec<u8>]) -> usize {
+    let mut n = 0;
+    for r in resps {
+        let head = http_response(r);
+        let (start, headers) = match &head {
+            Some(h) => (Some(h.head_len.unwrap_or(r.len())), h.headers.clone()),
+            None => (None, Vec::new()),
+        };
+        if !matches!(sigs.db().match_http(r, start, &headers), HttpVerdict::Clean) {
+            n += 1;
+        }
+    }
+    n
 }

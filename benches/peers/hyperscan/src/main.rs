@@ -23,7 +23,7 @@ use std::time::Instant;
 use hyperscan::prelude::*;
 use tamperscope::proto::http_response;
 use tamperscope::signatures::{
-    HttpVerdict, Location, Pattern as SigPattern, Signature, SignatureSet, Signatures,
+    Location, Pattern as SigPattern, Signature, SignatureSet, Signatures,
 };
 
 #[path = "../../../common/signature_inputs.rs"]
@@ -95,21 +95,6 @@ fn hyperscan_db(sigs: &[Signature]) -> (BlockDatabase, usize) {
     (db, refused)
 }
 
-fn ours(sigs: &Signatures, resps: &[Vec<u8>]) -> usize {
-    let mut n = 0;
-    for r in resps {
-        let head = http_response(r);
-        let (start, headers) = match &head {
-            Some(h) => (Some(h.head_len.unwrap_or(r.len())), h.headers.clone()),
-            None => (None, Vec::new()),
-        };
-        if !matches!(sigs.db().match_http(r, start, &headers), HttpVerdict::Clean) {
-            n += 1;
-        }
-    }
-    n
-}
-
 fn theirs(db: &BlockDatabase, scratch: &Scratch, resps: &[Vec<u8>], parse: bool) -> usize {
     let mut n = 0;
     for r in resps {
@@ -173,8 +158,8 @@ fn main() {
     let mut rows: Vec<[f64; 6]> = Vec::new();
     for round in 0..=ROUNDS {
         let r = [
-            per_response(&resps, || ours(&our_one, &resps)),
-            per_response(&resps, || ours(&our_many, &resps)),
+            per_response(&resps, || signature_inputs::match_all(&our_one, &resps)),
+            per_response(&resps, || signature_inputs::match_all(&our_many, &resps)),
             per_response(&resps, || theirs(&hs_one, &s_one, &resps, true)),
             per_response(&resps, || theirs(&hs_many, &s_many, &resps, true)),
             per_response(&resps, || theirs(&hs_one, &s_one, &resps, false)),
