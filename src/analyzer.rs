@@ -10,14 +10,32 @@ use crate::error::Result;
 use crate::pipeline::{Counts, Emitter, Shards, Workers};
 use crate::report::{Record, Report, Stats};
 
-/// Bytes of capture the parallel path walks and decodes at a time (see
-/// [`Analysis::advance`]): the default window's size, so that a window is
-/// one walk and one replay, two waits for the pool's threads. Chunks of 4 MiB
-/// were 3% slower at `-j 2` (21 alternating pairs on the benchmark capture);
-/// the decoded packets held at once double in the worst case, a capture of
-/// minimum-size frames (peak anonymous memory 8.3 → 15.9 MiB on 91 MB of
-/// 60-byte ACKs).
+/// Most bytes of capture the parallel path walks and decodes at a time (see
+/// [`Analysis::advance`]): the default window's size, so that a window of
+/// ordinary traffic is one walk and one replay, two waits for the pool's
+/// threads. Chunks of 4 MiB were 3% slower at `-j 2` (21 alternating pairs on
+/// the benchmark capture).
 const PARALLEL_CHUNK: usize = 8 << 20;
+
+/// Decoded packets a parallel chunk is sized to hold: the packets of a chunk
+/// are held until its shards have replayed them, so a chunk is cut to the
+/// bytes that held about this many packets in the chunk before. A window of
+/// DNS exchanges (100-byte frames) held 80,000 of them in 8 MiB, and their
+/// packet lists kept that size for the rest of the capture (10.5 of the 19 MiB
+/// that `-j 2` held beyond `-j 1` on the benchmark capture). Ordinary traffic
+/// (500 bytes a frame and more) still walks whole 8 MiB chunks.
+const CHUNK_PACKETS: usize = 16 * 1024;
+
+/// The smallest parallel chunk (a capture of minimum-size frames).
+const MIN_PARALLEL_CHUNK: usize = 512 << 10;
+
+/// The size of the next parallel chunk, from what the last one held.
+fn next_chunk(bytes: usize, frames: u64) -> usize {
+    let frames = usize::try_from(frames).unwrap_or(usize::MAX).max(1);
+    (bytes / frames)
+        .saturating_mul(CHUNK_PACKETS)
+        .clamp(MIN_PARALLEL_CHUNK, PARALLEL_CHUNK)
+}
 
 /// Analyses captures with one [`Config`].
 #[derive(Clone, Debug, Default)]
@@ -100,6 +118,8 @@ enum Mode<'c> {
         state: WalkState,
         next_index: u64,
         parts: usize,
+        /// Bytes the next chunk walks (see [`CHUNK_PACKETS`]).
+        chunk: usize,
     },
     Done,
 }
@@ -171,6 +191,7 @@ impl<'c> Analysis<'c> {
                 // shard) balances the threads whatever each range holds. Four
                 // per thread were measured 5% slower at `-j 2`.
                 parts: threads,
+                chunk: PARALLEL_CHUNK,
             },
             None => Mode::Sequential {
                 walker: cap.frames(),
@@ -270,7 +291,7 @@ impl<'c> Analysis<'c> {
         // Putting the ended flows in order and into the capture-wide context
         // is the first step of judging them, on the pool while the next window
         // is read (the read touches neither those flows nor the context).
-        let (judged, more) = pool.install(|| {
+        let ((), more) = pool.install(|| {
             rayon::join(
                 || emitter.judge_taken(&taken),
                 || {
@@ -288,7 +309,7 @@ impl<'c> Analysis<'c> {
                 },
             )
         });
-        emitter.release(judged, ready);
+        emitter.release(ready);
         // The judged flows go back to their shards, which reuse (or free) them
         // on their own threads as the next window is replayed.
         for (t, flows) in shards.tables.iter_mut().zip(taken) {
@@ -370,6 +391,7 @@ fn read_window<'c>(
             state,
             next_index,
             parts,
+            chunk,
         } => {
             let Some(pool) = pool else {
                 *mode = Mode::Done;
@@ -382,10 +404,11 @@ fn read_window<'c>(
                 // The window is walked in chunks: the decoded packets of a
                 // chunk are held until its shards have replayed them, and a
                 // window of small packets (DNS) holds ten times more of them
-                // than its bytes suggest. The records still end at `end`.
+                // than its bytes suggest, so a chunk is sized in packets. The
+                // records still end at `end`.
                 loop {
                     let (p, st, ni, parts) = (*pos, state.clone(), *next_index, *parts);
-                    let chunk_end = p.saturating_add(PARALLEL_CHUNK).min(end);
+                    let chunk_end = p.saturating_add(*chunk).min(end);
                     let r = pool.install(|| {
                         crate::pipeline::run_parallel(
                             bytes, p, chunk_end, &st, ni, parts, shards, counts,
@@ -394,6 +417,7 @@ fn read_window<'c>(
                     secrets.extend(r.secrets);
                     *pos = r.pos;
                     *state = r.state;
+                    *chunk = next_chunk(r.pos.saturating_sub(p), r.next_index.saturating_sub(ni));
                     *next_index = r.next_index;
                     *progress = r.pos.min(bytes.len());
                     if r.stop.is_some() || r.pos >= bytes.len() || r.pos <= p {
@@ -450,5 +474,23 @@ impl Iterator for Analysis<'_> {
                 Stage::Done => return None,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_sized_by_the_packets_they_held() {
+        // Ordinary traffic (800 bytes a frame) walks whole chunks.
+        assert_eq!(next_chunk(8 << 20, 10_000), PARALLEL_CHUNK);
+        // DNS-sized frames: about CHUNK_PACKETS of them.
+        assert_eq!(next_chunk(100 * 80_000, 80_000), 100 * CHUNK_PACKETS);
+        // Frames smaller than any real one, and a chunk that held nothing,
+        // still walk a useful chunk.
+        assert_eq!(next_chunk(1 << 20, 50_000), MIN_PARALLEL_CHUNK);
+        assert_eq!(next_chunk(0, 0), MIN_PARALLEL_CHUNK);
+        assert_eq!(next_chunk(usize::MAX, 1), PARALLEL_CHUNK);
     }
 }

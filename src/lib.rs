@@ -90,9 +90,11 @@
 //!   without an ECH/ESNI extension in its hello), so that the hello's name or
 //!   extension, not the server, is shown to be what was blocked.
 //! - `pipeline` drives the walk on one thread or, for large captures, cuts the map
-//!   into byte ranges (one per thread per 8 MiB chunk) re-synchronised to record
-//!   boundaries, walks and decodes them in parallel into per-shard buckets (each
-//!   packet with its key's hash, so that its shard does not hash the key again),
+//!   into byte ranges (one per thread per chunk: 8 MiB, or less where the last
+//!   chunk held more than 16,384 packets) re-synchronised to record boundaries,
+//!   walks and decodes them in parallel into one packet list per range with an
+//!   index list per shard (each packet with its key's hash, so that its shard
+//!   does not hash the key again),
 //!   verifies that the ranges chain exactly, and replays every shard in capture
 //!   order, each shard always on the same pool thread (shard `s` on thread
 //!   `s % threads`, so its flows stay in one core's cache and one allocator

@@ -3,10 +3,10 @@
 //! Two paths feed the same flow shards:
 //! - [`sequential`]: one walker, each packet decoded and handed to its shard;
 //! - [`parallel`]: the mapped file is cut into byte ranges re-synchronised to
-//!   record boundaries; ranges are walked and decoded in parallel into per-shard
-//!   buckets, checked to chain exactly (a range whose start was guessed wrong is
-//!   re-walked), and then every shard replays its buckets in capture order, shards
-//!   in parallel.
+//!   record boundaries; ranges are walked and decoded in parallel, each into
+//!   one packet list with the indices of every shard's packets, checked to chain
+//!   exactly (a range whose start was guessed wrong is re-walked), and then
+//!   every shard replays its packets in capture order, shards in parallel.
 //!
 //! Each shard sees the same packets in the same order on both paths, IP
 //! fragments are reassembled by one defragmenter in frame order on both, and
