@@ -94,6 +94,9 @@ OUT="benches/results/$(date +%Y-%m-%d).txt"
       echo "| Command | Instructions | × parse floor |"
       echo "|---|---|---|"
       echo "| parse floor | $floor_ir | 1.00 |"
+      flows_ir=$(count "$BINS/floor" --flows "$CAP" || true)
+      [[ -n "$flows_ir" ]] && awk -v a="$flows_ir" -v f="$floor_ir" \
+        'BEGIN { printf "| `floor --flows` | %d | %.2f |\n", a, a / f }'
       if [[ ",$SKIP," != *,stages,* ]]; then
         # The same cut-off stages as the time table, counted.
         for s in walk decode count flows judge; do

@@ -1,7 +1,7 @@
 //! The parse floor: the bare walk every performance comparison is made against.
 //!
 //! ```text
-//! cargo run --release --example floor -- [--prefetch] FILE
+//! cargo run --release --example floor -- [--prefetch] [--flows] FILE
 //! ```
 //! pcap-parser's slice iterator over a read-only memory map of FILE (pcap or
 //! pcapng), and etherparse's `SlicedPacket` down to TCP/UDP for each frame,
@@ -9,6 +9,13 @@
 //! one line of counts. With `--prefetch` it issues a software prefetch 8 KiB
 //! ahead of each record (x86_64 only), which turns the walk's dependent-load
 //! chain into a streaming read (`shared/research/performance.md` §3).
+//!
+//! With `--flows` it is the *flow-tracking floor* instead (`parse flow` in
+//! that research): each TCP/UDP packet's canonical 5-tuple is also counted
+//! (packets and bytes) in a hashbrown map with foldhash, and nothing else —
+//! no connection states, no timeouts, no payload. It is the least any tool
+//! that follows flows pays, so that what the analysis costs beyond tracking
+//! flows at all can be read off the same run.
 //!
 //! `benches/compare.sh` builds this in the same run as `analyze` and reports
 //! every command as a median of per-pair ratios to it.
@@ -23,8 +30,13 @@ use pcap_parser::{Linktype, PcapBlockOwned};
 /// How far ahead of the current record to prefetch.
 const PREFETCH_AHEAD: usize = 8 * 1024;
 
+/// A canonical 5-tuple: the lower endpoint first.
+type FlowTuple = ([u8; 16], [u8; 16], u16, u16, u8);
+
 #[derive(Default)]
 struct Counts {
+    /// With `--flows`: packets and bytes per flow.
+    flows: Option<hashbrown::HashMap<FlowTuple, (u64, u64), foldhash::fast::RandomState>>,
     frames: u64,
     bytes: u64,
     ipv4: u64,
@@ -58,10 +70,40 @@ impl Counts {
             Some(NetSlice::Ipv6(_)) => self.ipv6 += 1,
             _ => {}
         }
-        match p.transport {
-            Some(TransportSlice::Tcp(_)) => self.tcp += 1,
-            Some(TransportSlice::Udp(_)) => self.udp += 1,
-            _ => self.other += 1,
+        let ports = match &p.transport {
+            Some(TransportSlice::Tcp(t)) => {
+                self.tcp += 1;
+                Some((t.source_port(), t.destination_port(), 6))
+            }
+            Some(TransportSlice::Udp(u)) => {
+                self.udp += 1;
+                Some((u.source_port(), u.destination_port(), 17))
+            }
+            _ => {
+                self.other += 1;
+                None
+            }
+        };
+        if let (Some(flows), Some((sp, dp, proto))) = (self.flows.as_mut(), ports) {
+            let (a, b) = match &p.net {
+                Some(NetSlice::Ipv4(v4)) => (
+                    v4.header().source_addr().to_ipv6_mapped().octets(),
+                    v4.header().destination_addr().to_ipv6_mapped().octets(),
+                ),
+                Some(NetSlice::Ipv6(v6)) => (
+                    v6.header().source_addr().octets(),
+                    v6.header().destination_addr().octets(),
+                ),
+                _ => return,
+            };
+            let key = if (a, sp) <= (b, dp) {
+                (a, b, sp, dp, proto)
+            } else {
+                (b, a, dp, sp, proto)
+            };
+            let e = flows.entry(key).or_default();
+            e.0 += 1;
+            e.1 += data.len() as u64;
         }
     }
 }
@@ -150,23 +192,25 @@ fn walk_pcapng(map: &[u8], pf: bool, c: &mut Counts) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let mut prefetch = false;
+    let mut flows = false;
     let mut path = None;
     for a in std::env::args().skip(1) {
         match a.as_str() {
             "--prefetch" => prefetch = true,
+            "--flows" => flows = true,
             "-h" | "--help" => {
-                println!("usage: floor [--prefetch] FILE");
+                println!("usage: floor [--prefetch] [--flows] FILE");
                 return ExitCode::SUCCESS;
             }
             _ if path.is_none() && !a.starts_with('-') => path = Some(a),
             _ => {
-                eprintln!("usage: floor [--prefetch] FILE");
+                eprintln!("usage: floor [--prefetch] [--flows] FILE");
                 return ExitCode::from(2);
             }
         }
     }
     let Some(path) = path else {
-        eprintln!("usage: floor [--prefetch] FILE");
+        eprintln!("usage: floor [--prefetch] [--flows] FILE");
         return ExitCode::from(2);
     };
     let map = match File::open(&path).and_then(|f| {
@@ -184,7 +228,10 @@ fn main() -> ExitCode {
         }
     };
     let _ = map.advise(memmap2::Advice::Sequential);
-    let mut c = Counts::default();
+    let mut c = Counts {
+        flows: flows.then(Default::default),
+        ..Counts::default()
+    };
     let r = match map.get(..4) {
         Some([0x0a, 0x0d, 0x0d, 0x0a]) => walk_pcapng(&map, prefetch, &mut c),
         Some(_) if map.len() >= 24 => walk_pcap(&map, prefetch, &mut c),
@@ -195,8 +242,19 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     println!(
-        "frames {} bytes {} ipv4 {} ipv6 {} tcp {} udp {} other {} undecodable {} errors {}",
-        c.frames, c.bytes, c.ipv4, c.ipv6, c.tcp, c.udp, c.other, c.undecodable, c.errors
+        "frames {} bytes {} ipv4 {} ipv6 {} tcp {} udp {} other {} undecodable {} errors {}{}",
+        c.frames,
+        c.bytes,
+        c.ipv4,
+        c.ipv6,
+        c.tcp,
+        c.udp,
+        c.other,
+        c.undecodable,
+        c.errors,
+        c.flows
+            .map(|f| format!(" flows {}", f.len()))
+            .unwrap_or_default()
     );
     ExitCode::SUCCESS
 }
