@@ -18,12 +18,11 @@ use crate::report::{Record, Report, Stats};
 const PARALLEL_CHUNK: usize = 8 << 20;
 
 /// Decoded packets a parallel chunk is sized to hold: the packets of a chunk
-/// are held until its shards have replayed them, so a chunk is cut to the
-/// bytes that held about this many packets in the chunk before. A window of
-/// DNS exchanges (100-byte frames) held 80,000 of them in 8 MiB, and their
-/// packet lists kept that size for the rest of the capture (10.5 of the 19 MiB
-/// that `-j 2` held beyond `-j 1` on the benchmark capture). Ordinary traffic
-/// (500 bytes a frame and more) still walks whole 8 MiB chunks.
+/// are held until its shards have replayed them (152 bytes each), so a chunk
+/// is cut to the bytes that held about this many packets in the chunk before.
+/// 8 MiB of DNS exchanges (100-byte frames) would hold 80,000 of them, 12 MB.
+/// Ordinary traffic (500 bytes a frame and more) still walks whole 8 MiB
+/// chunks.
 const CHUNK_PACKETS: usize = 16 * 1024;
 
 /// The smallest parallel chunk (a capture of minimum-size frames).

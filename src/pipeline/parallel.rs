@@ -69,8 +69,8 @@ fn walk_range<'a>(
             Ok(p) if matches!(p.transport, Transport::Fragment { .. }) => frags.push(p),
             Ok(p) => {
                 let stable = FlowKey::of(&p).0.stable_hash();
-                // (A range is at most a window of capture: fewer than 2^32
-                // records.)
+                // (A range is at most a chunk, 8 MiB of capture: fewer than
+                // 2^32 records.)
                 let i = buckets.packets.len() as u32;
                 buckets.packets.push((p, stable));
                 if let Some(list) = buckets.by_shard.get_mut(shard_of_hash(stable)) {
